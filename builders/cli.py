@@ -1,0 +1,128 @@
+"""The `corpus` command: build a corpus from a config, or show the effective config."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from typing import Optional, Sequence
+
+from builders import __version__
+from builders.errors import BuildError, ConfigError
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="corpus", description="Build cleaned, deduplicated NLP corpora from raw scraped-news dumps."
+    )
+    parser.add_argument("--version", action="version", version=f"corpus-builders {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def config_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("config", metavar="CONFIG", help="the build's YAML config file")
+        sub.add_argument(
+            "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+            help="override one config value by its dotted key; the value is read as YAML "
+                 "(e.g. --set dedup.minhash.threshold=0.7, --set dedup.minhash=false); repeatable",
+        )
+        sub.add_argument("--output", metavar="DIR", help="publish here instead of publish.output")
+        sub.add_argument("--workers", type=int, metavar="N", help="worker processes (executor.workers)")
+        sub.add_argument("--debug", action="store_true", help="show the traceback of an error")
+
+    build = commands.add_parser("build", help="run the whole build and publish the result")
+    config_options(build)
+    build.add_argument("--quiet", action="store_true", help="no progress display and no summary table")
+    build.add_argument("--keep-work", action="store_true", help="keep intermediate files (OUT/_work) for inspection")
+
+    show = commands.add_parser("config", help="validate a config and print it with every default filled in")
+    config_options(show)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        from builders.config import dump_config, load_config
+
+        config = load_config(args.config, args.overrides, output=args.output, workers=args.workers)
+        if args.command == "config":
+            sys.stdout.write(dump_config(config))
+            return EXIT_OK
+        return _build(config, args)
+    except ConfigError as exc:
+        return _fail(f"config error: {exc}", EXIT_CONFIG, args.debug)
+    except BuildError as exc:
+        return _fail(f"error: {exc}", EXIT_FAILED, args.debug)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130, args.debug)
+    except Exception as exc:  # a bug or an unforeseen environment problem: still one line by default
+        return _fail(f"error: {type(exc).__name__}: {_first_line(exc)} (run with --debug for details)", EXIT_FAILED, args.debug)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0]
+
+
+def _fail(message: str, code: int, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    print(message, file=sys.stderr)
+    return code
+
+
+def _build(config, args) -> int:
+    from rich.console import Console
+
+    from builders.pipeline import run_build
+
+    err = Console(stderr=True)
+    if args.quiet:
+        result = run_build(config, keep_work=args.keep_work)
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(
+            TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, transient=False,
+        ) as bar:
+            tasks: dict[str, int] = {}
+
+            def tell(phase: str, done: int, total: int) -> None:
+                if phase not in tasks:
+                    tasks[phase] = bar.add_task(phase, total=total)
+                bar.update(tasks[phase], completed=done, total=total)
+
+            result = run_build(config, progress=tell, keep_work=args.keep_work)
+    if not args.quiet:
+        _summary(result, Console())
+    if not result.stats["totals"]["reconciled"]:
+        print("error: counts do not reconcile (read != published + rejected + quarantined); see stats.json", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _summary(result, console) -> None:
+    from rich.table import Table
+
+    stats = result.stats
+    table = Table(title=f"{stats['name']}: published to {result.output}")
+    for column in ("stage", "in", "out", "dropped", "seconds"):
+        table.add_column(column, justify="left" if column in ("stage", "dropped") else "right")
+    for name, stage in stats["stages"].items():
+        dropped = "\n".join(f"{reason}: {n:,}" for reason, n in stage["dropped"].items()) or "-"
+        table.add_row(name, f"{stage['docs_in']:,}", f"{stage['docs_out']:,}", dropped, f"{stage['seconds']:.2f}")
+    console.print(table)
+    t = stats["totals"]
+    console.print(
+        f"read {t['read']:,} = published {t['published']:,} + rejected {t['rejected']:,} "
+        f"+ quarantined {t['quarantined']:,} in {stats['seconds']:.1f}s with {stats['workers']} worker(s)"
+    )
+    for q in result.quarantine_examples:
+        field = f" field {q['field']!r}:" if q["field"] else ""
+        console.print(f"quarantined: {q['file']}:{q['position']}:{field} {q['reason']}", markup=False, highlight=False, soft_wrap=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

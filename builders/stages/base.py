@@ -1,0 +1,159 @@
+"""Stage contracts (a table in, a table out) and the ledger that counts and keeps what stages drop."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import ClassVar, Optional
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from builders.schema import ORD, QUARANTINE_SCHEMA, REJECTED_SCHEMA
+
+
+@dataclass
+class StageStats:
+    docs_in: int = 0
+    docs_out: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def merge(self, other: "StageStats") -> None:
+        self.docs_in += other.docs_in
+        self.docs_out += other.docs_out
+        self.dropped.update(other.dropped)
+        self.seconds += other.seconds
+
+    def as_dict(self) -> dict:
+        return {
+            "docs_in": self.docs_in,
+            "docs_out": self.docs_out,
+            "dropped": dict(sorted(self.dropped.items())),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class Ledger:
+    """Per-shard bookkeeping: counts per stage and reason, plus the rejected and quarantined rows.
+
+    A ledger travels back from a worker to the driver (it pickles), where ledgers are merged;
+    rejected rows are flushed to Parquet by the shard that produced them, never sent back.
+    """
+
+    def __init__(self) -> None:
+        self.stages: dict[str, StageStats] = {}
+        self._rejected: list[pa.Table] = []
+        self._quarantined: list[pa.Table] = []
+
+    def stage(self, name: str) -> StageStats:
+        return self.stages.setdefault(name, StageStats())
+
+    def reject(self, stage: str, table: pa.Table, reasons: pa.Array, duplicate_of: Optional[pa.Array] = None) -> None:
+        """Record that `table`'s rows were dropped by `stage` for `reasons` (one per row)."""
+        if table.num_rows == 0:
+            return
+        counts = pc.value_counts(reasons).to_pylist()
+        self.stage(stage).dropped.update({c["values"]: c["counts"] for c in counts})
+        n = table.num_rows
+
+        def column(name: str) -> pa.Array:
+            if name in table.column_names:
+                return table.column(name).combine_chunks().cast(REJECTED_SCHEMA.field(name).type)
+            return pa.nulls(n, REJECTED_SCHEMA.field(name).type)
+
+        self._rejected.append(
+            pa.table(
+                {
+                    "id": column("id"),
+                    "stage": pa.array([stage] * n, pa.string()),
+                    "reason": reasons.cast(pa.string()),
+                    "text": column("text"),
+                    "url": column("url"),
+                    "source": column("source"),
+                    "duplicate_of": duplicate_of if duplicate_of is not None else pa.nulls(n, pa.string()),
+                    ORD: column(ORD),
+                },
+                schema=REJECTED_SCHEMA,
+            )
+        )
+
+    def quarantine(self, file: str, position: int, reason: str, field: Optional[str] = None, raw: str = "") -> None:
+        """Record an unreadable record: where it was, which field, and why."""
+        self.stage("ingest").dropped["quarantined"] += 1
+        self._quarantined.append(
+            pa.table(
+                {"file": [file], "position": [position], "field": [field], "reason": [reason], "raw": [raw[:2000]]},
+                schema=QUARANTINE_SCHEMA,
+            )
+        )
+
+    def take_rejected(self) -> pa.Table:
+        rows, self._rejected = self._rejected, []
+        return pa.concat_tables(rows) if rows else REJECTED_SCHEMA.empty_table()
+
+    def take_quarantined(self) -> pa.Table:
+        rows, self._quarantined = self._quarantined, []
+        return pa.concat_tables(rows) if rows else QUARANTINE_SCHEMA.empty_table()
+
+    def merge(self, other: "Ledger") -> None:
+        for name, stats in other.stages.items():
+            self.stage(name).merge(stats)
+
+
+class Stage:
+    """A step that turns a document table into a document table, counting what it did.
+
+    Subclasses implement `apply`; the `stage` class attribute names the pipeline stage
+    (ingest, clean, dedup, publish) under which drops are counted.
+    """
+
+    stage: ClassVar[str] = "clean"
+
+    def apply(self, table: pa.Table, ledger: Ledger) -> pa.Table:
+        raise NotImplementedError
+
+    def __call__(self, table: pa.Table, ledger: Ledger) -> pa.Table:
+        start = time.perf_counter()
+        out = self.apply(table, ledger)
+        ledger.stage(self.stage).seconds += time.perf_counter() - start
+        return out
+
+
+class Transform(Stage):
+    """Rewrites text (or other columns) without dropping rows."""
+
+
+class Filter(Stage):
+    """Drops documents: one method says, for a whole table, why each row goes (null = keep).
+
+    The base class counts per reason, keeps the dropped rows in the ledger and returns the rest.
+    """
+
+    def reasons(self, table: pa.Table) -> pa.Array:
+        raise NotImplementedError
+
+    def apply(self, table: pa.Table, ledger: Ledger) -> pa.Table:
+        if table.num_rows == 0:
+            return table
+        reasons = self.reasons(table)
+        drop = pc.is_valid(reasons)
+        if not pc.any(drop).as_py():
+            return table
+        ledger.reject(self.stage, table.filter(drop), reasons.filter(drop))
+        return table.filter(pc.invert(drop))
+
+
+class DocFilter(Filter):
+    """A filter written per document: `check(text)` returns None to keep or a drop reason.
+
+    For rules that cannot be expressed as Arrow compute; each call is a Python function call,
+    so prefer `Filter.reasons` for anything that runs on every document of a large corpus.
+    """
+
+    def check(self, text: str) -> Optional[str]:
+        raise NotImplementedError
+
+    def reasons(self, table: pa.Table) -> pa.Array:
+        return pa.array([self.check(t or "") for t in table.column("text").to_pylist()], pa.string())

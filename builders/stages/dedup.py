@@ -1,0 +1,216 @@
+"""Dedup as map → reduce → apply: per-shard features, corpus-wide clusters, per-shard filtering.
+
+map: per batch, the exact hash of the normalised text and MinHash LSH band hashes (Parquet).
+reduce: group equal hashes and equal bands into edges, connected components into clusters, one
+survivor per cluster by the keep rule; writes OUT/dedup/clusters.parquet and per-shard decisions.
+apply: per shard, keep survivors and reject the other copies naming the copy they duplicate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from builders.config import DedupConfig
+from builders.schema import ORD, ORD_FILE_SHIFT
+from builders.stages.base import Ledger, Stage
+from builders.text import minhash
+
+STAGE = "dedup"
+EXACT, NEAR = "exact", "minhash"
+REASONS = {EXACT: "exact_duplicate", NEAR: "near_duplicate"}
+
+CLUSTERS_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string()),
+        pa.field("cluster", pa.string()),
+        pa.field("kept", pa.bool_()),
+        pa.field("method", pa.string()),
+        pa.field("duplicate_of", pa.string()),
+        pa.field("size", pa.int32()),
+        pa.field(ORD, pa.int64()),
+    ]
+)
+
+
+def normalize_for_matching(text: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Lower-case words separated by single spaces: what counts as 'the same text' for dedup."""
+    text = pc.utf8_lower(pc.fill_null(text, ""))
+    text = pc.replace_substring_regex(text, r"[^\pL\pN]+", " ")
+    return pc.utf8_trim(text, " ")
+
+
+def _hash_strings(values: pa.Array) -> np.ndarray:
+    """Stable 64-bit hashes (fixed-key SipHash from pandas): equal across processes and runs."""
+    return pd.util.hash_array(values.to_numpy(zero_copy_only=False), categorize=False)
+
+
+class DedupFeatures:
+    """The map step: a table of documents to a table of what the reduce step needs about each."""
+
+    def __init__(self, config: DedupConfig) -> None:
+        self.config = config
+        mh = config.minhash
+        self.bands, self.rows = minhash.lsh_params(mh.threshold, mh.num_perm) if mh else (0, 0)
+
+    def schema(self) -> pa.Schema:
+        fields = [
+            pa.field(ORD, pa.int64()),
+            pa.field("id", pa.string()),
+            pa.field("date", pa.timestamp("us", tz="UTC")),
+            pa.field("length", pa.int64()),
+            pa.field("exact", pa.uint64()),
+        ]
+        if self.bands:
+            fields.append(pa.field("bands", pa.list_(pa.uint64(), self.bands)))
+        return pa.schema(fields)
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        normalized = normalize_for_matching(table.column("text").combine_chunks())
+        columns = {
+            ORD: table.column(ORD),
+            "id": table.column("id"),
+            "date": table.column("date"),
+            "length": pc.utf8_length(pc.fill_null(table.column("text"), "")).cast(pa.int64()),
+            "exact": pa.array(_hash_strings(normalized), pa.uint64()),
+        }
+        if self.bands:
+            mh = self.config.minhash
+            tokens = pc.split_pattern(normalized, " ")
+            # An empty string splits into one empty token: count it as no tokens at all.
+            tokens = pc.if_else(pc.equal(normalized, ""), pa.scalar([], pa.list_(pa.string())), tokens)
+            flat = tokens.flatten()
+            encoded = pc.dictionary_encode(flat).combine_chunks() if isinstance(flat, pa.ChunkedArray) else pc.dictionary_encode(flat)
+            word_hashes = _hash_strings(encoded.dictionary)[encoded.indices.to_numpy()]
+            offsets = tokens.offsets.to_numpy().astype(np.int64)
+            shingles, doc = minhash.shingle_hashes(word_hashes, offsets, mh.ngram)
+            sig = minhash.signatures(shingles, doc, len(table), mh.num_perm, mh.seed)
+            bands = minhash.band_hashes(sig, self.bands, self.rows)
+            columns["bands"] = pa.FixedSizeListArray.from_arrays(pa.array(bands.ravel(), pa.uint64()), self.bands)
+            # Documents with no words have no signature: never let them meet in a band.
+            no_words = np.diff(offsets) == 0
+            if no_words.any():
+                columns["bands"] = pc.if_else(pa.array(no_words), pa.scalar(None, columns["bands"].type), columns["bands"])
+        return pa.table(columns, schema=self.schema())
+
+
+def _group_edges(keys: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Edges joining each row to the first row (in row order) that has the same key."""
+    rows = np.arange(len(keys)) if valid is None else np.flatnonzero(valid)
+    if len(rows) < 2:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    order = rows[np.lexsort((rows, keys[rows]))]
+    sorted_keys = keys[order]
+    starts = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
+    head = order[np.flatnonzero(starts)[np.cumsum(starts) - 1]]
+    link = ~starts
+    return order[link], head[link]
+
+
+def reduce(features: pa.Table, config: DedupConfig) -> pa.Table:
+    """Cluster all documents that reached dedup and choose one survivor per cluster.
+
+    `features` may come in any order; results depend only on the documents' ordinals.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    features = features.sort_by(ORD)
+    n = features.num_rows
+    exact = features.column("exact").to_numpy()
+    src, dst = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+    if config.exact:
+        a, b = _group_edges(exact)
+        src.append(a), dst.append(b)
+    if config.minhash and "bands" in features.column_names:
+        bands_col = features.column("bands").combine_chunks()
+        has = pc.is_valid(bands_col).to_numpy(zero_copy_only=False)
+        width = bands_col.type.list_size
+        values = np.zeros((n, width), dtype=np.uint64)
+        if has.any():
+            values[has] = bands_col.filter(pa.array(has)).flatten().to_numpy().reshape(-1, width)
+        for j in range(width):
+            a, b = _group_edges(values[:, j], has)
+            src.append(a), dst.append(b)
+    src, dst = np.concatenate(src), np.concatenate(dst)
+    graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+
+    ords = features.column(ORD).to_numpy()
+    frame = pd.DataFrame({"component": component, "ord": ords})
+    if config.keep == "earliest":
+        # NaT sorts last: a copy with a date beats one without.
+        frame["key"] = features.column("date").cast(pa.int64()).fill_null(np.iinfo(np.int64).max).to_numpy()
+    elif config.keep == "longest":
+        frame["key"] = -features.column("length").to_numpy()
+    else:
+        frame["key"] = 0
+    order = np.lexsort((ords, frame["key"].to_numpy(), component))
+    first_of_component = np.r_[True, component[order][1:] != component[order][:-1]]
+    survivor_of_component = np.empty(component.max() + 1 if n else 0, dtype=np.int64)
+    survivor_of_component[component[order][first_of_component]] = order[first_of_component]
+    survivor = survivor_of_component[component]
+    size = np.bincount(component)[component] if n else np.empty(0, np.int64)
+
+    kept = survivor == np.arange(n)
+    same_as_survivor = exact == exact[survivor]
+    if config.exact:
+        # A survivor's method is exact only when every member of its cluster is an exact copy.
+        all_exact = np.ones(component.max() + 1 if n else 0, dtype=bool)
+        np.logical_and.at(all_exact, component, same_as_survivor)
+        member_method = np.where(same_as_survivor, EXACT, NEAR)
+        method = np.where(kept, np.where(all_exact[component], EXACT, NEAR), member_method)
+    else:
+        method = np.full(n, NEAR, dtype=object)
+    method = np.where(size > 1, method, None)
+
+    ids = features.column("id").combine_chunks()
+    survivor_ids = ids.take(pa.array(survivor))
+    return pa.table(
+        {
+            "id": ids,
+            "cluster": survivor_ids,
+            "kept": pa.array(kept),
+            "method": pa.array(method.tolist(), pa.string()),
+            "duplicate_of": pc.if_else(pa.array(kept), pa.scalar(None, pa.string()), survivor_ids),
+            "size": pa.array(size, pa.int32()),
+            ORD: pa.array(ords, pa.int64()),
+        },
+        schema=CLUSTERS_SCHEMA,
+    )
+
+
+def shard_of(ords: np.ndarray) -> np.ndarray:
+    return ords >> ORD_FILE_SHIFT
+
+
+def write_decisions(clusters: pa.Table, folder: Path, shards: list[int]) -> None:
+    """One decisions file per shard, so each apply task reads only its own rows."""
+    folder.mkdir(parents=True, exist_ok=True)
+    owner = shard_of(clusters.column(ORD).to_numpy())
+    for shard in shards:
+        pq.write_table(clusters.filter(pa.array(owner == shard)), folder / f"decisions-{shard:05d}.parquet")
+
+
+class ApplyDecisions(Stage):
+    """The apply step: drops every copy that is not its cluster's survivor, saying which one it copies."""
+
+    stage = STAGE
+
+    def __init__(self, decisions: pa.Table) -> None:
+        self.decisions = decisions
+
+    def apply(self, table: pa.Table, ledger: Ledger) -> pa.Table:
+        joined = table.join(self.decisions.select([ORD, "kept", "method", "duplicate_of"]), ORD, join_type="left outer")
+        joined = joined.sort_by(ORD)
+        kept = pc.fill_null(joined.column("kept"), True)
+        dropped = joined.filter(pc.invert(kept))
+        if dropped.num_rows:
+            reasons = pc.if_else(pc.equal(dropped.column("method"), EXACT), REASONS[EXACT], REASONS[NEAR])
+            ledger.reject(STAGE, dropped, reasons, dropped.column("duplicate_of").combine_chunks())
+        return joined.filter(kept).select(table.column_names)

@@ -1,0 +1,159 @@
+"""Publish: Parquet shards with Hub file names, a saved `datasets` dataset, stats.json and a dataset card."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from builders import __version__
+from builders.config import BuildConfig, dump_config
+from builders.schema import CORE_SCHEMA, public_columns
+
+SPLIT = "train"
+
+COLUMN_DOCS = {
+    "id": "unique document id, from the input or made from file and line",
+    "text": "the cleaned article text, paragraphs separated by a blank line",
+    "title": "headline",
+    "url": "page URL",
+    "source": "site or domain the page came from",
+    "date": "publication or crawl time, UTC",
+    "lang": "language code, when known",
+}
+
+
+@dataclass
+class Published:
+    rows: int
+    files: list[Path]
+    schema: pa.Schema
+
+
+def publish(config: BuildConfig, staging: Path, sources: list[Path]) -> Published:
+    """Re-chunk the surviving documents, in input order, into equal Parquet shards (and `datasets`)."""
+    total = sum(pq.ParquetFile(s).metadata.num_rows for s in sources)
+    per_file = config.publish.shard_rows
+    n_files = max(1, math.ceil(total / per_file))
+    data = staging / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    names = [data / f"{SPLIT}-{i:05d}-of-{n_files:05d}.parquet" for i in range(n_files)]
+    schema = public_columns(CORE_SCHEMA.empty_table()).schema
+    # Published files are the contract with users' loaders: written even when no shards
+    # were asked for, because the `datasets` copy is made from them.
+    index, writer, in_file = 0, pq.ParquetWriter(names[0], schema), 0
+    try:
+        for source in sources:
+            for batch in pq.ParquetFile(source).iter_batches(batch_size=config.input.batch_size):
+                table = public_columns(pa.Table.from_batches([batch])).cast(schema)
+                while table.num_rows:
+                    room = per_file - in_file
+                    if room == 0:
+                        writer.close()
+                        index += 1
+                        writer, in_file = pq.ParquetWriter(names[index], schema), 0
+                        continue
+                    writer.write_table(table.slice(0, room))
+                    in_file += min(room, table.num_rows)
+                    table = table.slice(room)
+    finally:
+        writer.close()
+    published = Published(total, names, schema)
+    if "hf" in config.publish.formats:
+        save_hf(published, staging)
+    if "parquet" not in config.publish.formats:
+        for name in names:
+            name.unlink()
+        data.rmdir()
+        published.files = []
+    return published
+
+
+def save_hf(published: Published, staging: Path) -> None:
+    """A `datasets.load_from_disk`-able copy, built from the Parquet shards with a private cache."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    cache = staging / "_work" / "hf-cache"
+    dataset = datasets.Dataset.from_parquet(
+        [str(f) for f in published.files], cache_dir=str(cache), split=SPLIT, keep_in_memory=False
+    )
+    dataset.save_to_disk(str(staging / "hf"))
+
+
+def write_stats(staging: Path, stats: dict) -> None:
+    (staging / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+
+
+def write_card(config: BuildConfig, staging: Path, stats: dict, published: Published) -> None:
+    """README.md in the Hub's dataset-card format: metadata header, then what is in it and how it was made."""
+    totals = stats["totals"]
+    lines = [
+        "---",
+        f"pretty_name: {config.name}",
+        "language:",
+        "- en",
+        "task_categories:",
+        "- text-generation",
+        "configs:",
+        "- config_name: default",
+        "  data_files:",
+        f"  - split: {SPLIT}",
+        f"    path: data/{SPLIT}-*.parquet",
+        "---",
+        "",
+        f"# {config.name}",
+        "",
+        f"A cleaned and deduplicated news corpus built by corpus-builders {__version__} on "
+        f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} from {stats['inputs']} input file(s).",
+        "",
+        "## Counts",
+        "",
+        "| | documents |",
+        "| --- | ---: |",
+        f"| read | {totals['read']:,} |",
+        f"| published | {totals['published']:,} |",
+        f"| rejected (see `rejected/`) | {totals['rejected']:,} |",
+        f"| quarantined, unreadable (see `quarantine/`) | {totals['quarantined']:,} |",
+        "",
+        "| stage | in | out | dropped |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for name, stage in stats["stages"].items():
+        dropped = ", ".join(f"{reason}: {n:,}" for reason, n in stage["dropped"].items()) or "-"
+        lines.append(f"| {name} | {stage['docs_in']:,} | {stage['docs_out']:,} | {dropped} |")
+    lines += ["", "## Columns", "", "| column | type | meaning |", "| --- | --- | --- |"]
+    for field in published.schema:
+        lines.append(f"| `{field.name}` | {field.type} | {COLUMN_DOCS.get(field.name, '')} |")
+    lines += [
+        "",
+        "## Files",
+        "",
+        "- `data/train-NNNNN-of-NNNNN.parquet`: the published documents, in input order.",
+        "- `hf/`: the same as a `datasets` dataset (`datasets.load_from_disk`)." if "hf" in config.publish.formats else None,
+        "- `dedup/clusters.parquet`: every document that reached dedup, its cluster (the surviving copy's id), "
+        "whether it was kept and how it matched (exact or minhash)." if config.dedup else None,
+        "- `rejected/*.parquet`: every dropped document with its stage, reason and text.",
+        "- `quarantine/*.parquet`: input records that could not be read, with file, position and reason.",
+        "- `stats.json`: counts and timings per stage.",
+        "",
+        "## Loading",
+        "",
+        "```python",
+        "import datasets",
+        'ds = datasets.load_dataset("parquet", data_dir="data", split="train")',
+        "```",
+        "",
+        "## Build config",
+        "",
+        "```yaml",
+        dump_config(config).rstrip(),
+        "```",
+        "",
+    ]
+    (staging / "README.md").write_text("\n".join(line for line in lines if line is not None) + "\n", encoding="utf-8")

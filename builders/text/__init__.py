@@ -1,0 +1,1 @@
+"""Pure text and hashing functions, free of Arrow: rules, shingles, MinHash signatures."""
