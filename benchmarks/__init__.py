@@ -1,0 +1,1 @@
+"""Benchmark harness: synthetic corpora, our build vs peer dedup tools, accuracy scores and a report."""

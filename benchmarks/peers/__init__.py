@@ -1,0 +1,1 @@
+"""Peer dedup tools run as their own processes, each writing OUT/clusters.parquet (`id`, `cluster`)."""
