@@ -1,0 +1,123 @@
+"""Generated benchmark corpora, cached by size and seed, with a clean-text twin sharded like the raw pages."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+MARKER = "corpus.json"
+
+
+def shard_pages_for(pages: int) -> int:
+    """Pages per shard: at least two shards so both workers get a file, at most 64 so files stay large."""
+    shards = min(64, max(2, math.ceil(pages / 2500)))
+    return math.ceil(pages / shards)
+
+
+@dataclass
+class Corpus:
+    root: Path
+    pages: int
+    seed: int
+    info: dict
+
+    @property
+    def raw_glob(self) -> str:
+        return str(self.root / "raw" / "*.jsonl.gz")
+
+    @property
+    def clean_glob(self) -> str:
+        return str(self.root / "clean" / "*.jsonl.gz")
+
+    @property
+    def truth_path(self) -> Path:
+        return self.root / "truth.parquet"
+
+
+def corpus_dir(cache: Path, pages: int, seed: int) -> Path:
+    return cache / "corpora" / f"pages{pages}-seed{seed}"
+
+
+def ensure_corpus(
+    cache: Path,
+    pages: int,
+    seed: int,
+    source: Path,
+    python: str = sys.executable,
+    synth_module: str = "builders.synth",
+    log=print,
+) -> Corpus:
+    root = corpus_dir(cache, pages, seed)
+    marker = root / MARKER
+    if marker.exists():
+        info = json.loads(marker.read_text())
+        log(f"corpus {pages} pages seed {seed}: cached at {root}")
+        return Corpus(root, pages, seed, info)
+    # A directory without its marker is a generation that did not finish: start over.
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    shard_pages = shard_pages_for(pages)
+    cmd = [
+        python, "-m", synth_module,
+        "--source", str(source), "--pages", str(pages), "--seed", str(seed),
+        "--out", str(root), "--formats", "jsonl", "--shard-pages", str(shard_pages),
+    ]  # fmt: skip
+    log(f"generating corpus: {' '.join(cmd)}")
+    t0 = time.perf_counter()
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"corpus generator failed ({res.returncode}): {res.stderr.strip()[-2000:]}")
+    gen_seconds = time.perf_counter() - t0
+    raw_files = sorted((root / "raw").glob("*.jsonl.gz"))
+    if not raw_files or not (root / "truth.parquet").exists():
+        raise RuntimeError(f"corpus generator wrote no raw/*.jsonl.gz or truth.parquet under {root}")
+    counts = write_clean_twin(root, raw_files)
+    truth = pq.read_table(root / "truth.parquet", columns=["id", "story"])
+    info = {
+        "pages": pages,
+        "seed": seed,
+        "source": str(source),
+        "generator": synth_module,
+        "command": cmd,
+        "shard_pages": shard_pages,
+        "raw_files": len(raw_files),
+        "raw_pages": sum(counts),
+        "truth_pages": truth.num_rows,
+        "stories": len(set(truth.column("story").to_pylist())),
+        "generated_seconds": round(gen_seconds, 2),
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    marker.write_text(json.dumps(info, indent=2))
+    return Corpus(root, pages, seed, info)
+
+
+def write_clean_twin(root: Path, raw_files: list[Path]) -> list[int]:
+    """clean/NAME.jsonl.gz holds, for each raw shard, the truth text of the same ids in the same order."""
+    truth = pq.read_table(root / "truth.parquet", columns=["id", "text"])
+    text_of = dict(zip(truth.column("id").to_pylist(), truth.column("text").to_pylist()))
+    out_dir = root / "clean"
+    out_dir.mkdir(exist_ok=True)
+    counts = []
+    for raw in raw_files:
+        n = 0
+        with gzip.open(raw, "rt", encoding="utf-8") as fin, gzip.open(
+            out_dir / raw.name, "wt", encoding="utf-8", compresslevel=1
+        ) as fout:
+            for line in fin:
+                if not line.strip():
+                    continue
+                doc_id = json.loads(line)["id"]
+                fout.write(json.dumps({"id": doc_id, "text": text_of.get(doc_id, "")}, ensure_ascii=False) + "\n")
+                n += 1
+        counts.append(n)
+    return counts
