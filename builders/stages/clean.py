@@ -106,7 +106,7 @@ class StripChrome(Transform):
             first = np.flatnonzero(~empty & ~drop)
             if len(first):
                 first = first[np.r_[True, doc[first][1:] != doc[first][:-1]]]
-                title = pc.utf8_trim_whitespace(table.column("title").combine_chunks().take(pa.array(doc[first])))
+                title = pc.utf8_trim_whitespace(table.column("title").combine_chunks().cast(pa.string()).take(pa.array(doc[first])))
                 same = pc.fill_null(pc.equal(lines.take(pa.array(first)), title), False)
                 drop[first[same.to_numpy(zero_copy_only=False)]] = True
 

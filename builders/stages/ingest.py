@@ -26,7 +26,7 @@ _MAGIC = [
     (b"\x04\x22\x4d\x18", "lz4"),
     (b"\xfd7zXZ\x00", "xz"),
 ]
-_CHUNK = 4 << 20
+_CHUNK = 256 << 10  # small enough that a corrupt tail loses little before it is noticed
 _COMPRESSION_SUFFIXES = (".gz", ".bz2", ".zst", ".zstd", ".lz4", ".xz")
 
 

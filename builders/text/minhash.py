@@ -17,7 +17,7 @@ BLOCK_SHINGLES = 1 << 16
 
 # Odd multipliers that make the n-gram hash depend on word order; fixed so every worker agrees.
 _POSITION_MULTIPLIERS = np.random.Generator(np.random.PCG64(0x5EED)).integers(
-    1, 1 << 63, size=64, dtype=np.uint64
+    1, 1 << 63, size=1024, dtype=np.uint64
 ) | np.uint64(1)
 
 

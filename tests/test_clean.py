@@ -1,0 +1,73 @@
+"""Clean stages on small tables: repair, chrome, whitespace and the drop filters."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+
+from builders.config import CleanConfig
+from builders.stages.base import Ledger
+from builders.stages.clean import EmptyText, FixUnicode, NormalizeWhitespace, StripChrome, TooShort, clean_stages
+from conftest import article
+
+
+def run(stages, texts, titles=None):
+    table = pa.table({"id": [str(i) for i in range(len(texts))], "text": texts,
+                      "title": titles or [None] * len(texts)})
+    ledger = Ledger()
+    for stage in stages:
+        table = stage(table, ledger)
+    return table, ledger
+
+
+def test_seed_page_cleans_to_the_expected_article(shared):
+    page = (shared / "samples" / "seed-page.txt").read_text(encoding="utf-8")
+    expected = json.loads((shared / "samples" / "seed-article.expected.json").read_text(encoding="utf-8"))
+    table, ledger = run(clean_stages(CleanConfig()), [page], [expected["title"]])
+    assert table.column("text").to_pylist() == [expected["text"]]
+
+
+def test_fix_unicode_repairs_mojibake_but_keeps_curly_quotes():
+    table, _ = run([FixUnicode()], ["The cafÃ© said â€œyesâ€\x9d.", "“Good” text it’s fine &amp; here", "plain"])
+    assert table.column("text").to_pylist() == ["The café said “yes”.", "“Good” text it’s fine & here", "plain"]
+
+
+def test_whitespace():
+    table, _ = run([NormalizeWhitespace()], ["  a\u00a0\u00a0b \t c  \r\n\r\n\r\n\n d\u200b e  \n"])
+    assert table.column("text").to_pylist() == ["a b c\n\nd e"]
+
+
+def test_strip_chrome_removes_chrome_keeps_article():
+    body = article(1)
+    page = "\n\n".join([
+        "Home » World » Europe", "My headline", "Posted on September 13, 2020 by admin", body,
+        "© 2020 Europa Press.", "Share this:", "Facebook Twitter WhatsApp", "Tags: Russia, Belarus",
+        "Leave a Reply", "Other story title", "Something else happened somewhere else in the world and then...",
+    ])
+    table, _ = run([StripChrome(), NormalizeWhitespace()], [page], ["My headline"])
+    assert table.column("text").to_pylist() == [body]
+
+
+def test_strip_chrome_leaves_an_article_that_mentions_chrome_words_early():
+    text = "Comments\n\nThe minister said the related reforms were popular and would continue into next year..." \
+           "\n\n" + article(2)
+    table, _ = run([StripChrome(), NormalizeWhitespace()], [text])
+    # The marker line itself is chrome, but standing in the top part of the page it cuts nothing,
+    # and an ellipsis up there is not a teaser.
+    assert table.column("text")[0].as_py() == text[len("Comments\n\n"):]
+
+
+def test_filters_count_reasons_and_keep_rejected_text():
+    table, ledger = run([EmptyText(), TooShort(5)], ["", "one two three", article(3), None])
+    assert table.column("id").to_pylist() == ["2"]
+    assert dict(ledger.stage("clean").dropped) == {"empty": 2, "too_short(<5 words)": 1}
+    rejected = ledger.take_rejected().to_pylist()
+    assert {r["id"]: r["reason"] for r in rejected} == {"0": "empty", "3": "empty", "1": "too_short(<5 words)"}
+    assert all(r["stage"] == "clean" for r in rejected)
+    assert [r["text"] for r in rejected if r["id"] == "1"] == ["one two three"]
+
+
+def test_switches():
+    names = [type(s).__name__ for s in clean_stages(CleanConfig(fix_unicode=False, strip_chrome=False, min_words=0))]
+    assert names == ["NormalizeWhitespace", "EmptyText"]

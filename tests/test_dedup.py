@@ -1,0 +1,109 @@
+"""Dedup map → reduce → apply on small tables: clusters, survivor rules, methods, reasons."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pyarrow as pa
+import pytest
+
+from builders.config import DedupConfig
+from builders.schema import CORE_SCHEMA, ORD
+from builders.stages.base import Ledger
+from builders.stages.dedup import ApplyDecisions, DedupFeatures, reduce
+from conftest import article
+
+
+def docs(rows):
+    """rows: (id, text, day) in input order."""
+    table = pa.table(
+        {
+            "id": [r[0] for r in rows],
+            "text": [r[1] for r in rows],
+            "title": [None] * len(rows),
+            "url": [None] * len(rows),
+            "source": [None] * len(rows),
+            "date": [datetime(2020, 9, r[2], tzinfo=timezone.utc) if r[2] else None for r in rows],
+            "lang": [None] * len(rows),
+            ORD: list(range(len(rows))),
+        },
+        schema=CORE_SCHEMA.append(pa.field(ORD, pa.int64())),
+    )
+    return table
+
+
+BASE = article(10, paragraphs=6)
+NEAR = BASE.replace("council", "City Council", 1) + "\n\nAn editor's closing line."
+OTHER = article(11, paragraphs=6)
+
+
+def cluster(rows, **config):
+    config = DedupConfig(**config)
+    table = docs(rows)
+    return table, reduce(DedupFeatures(config)(table), config).to_pylist()
+
+
+def test_exact_and_near_copies_cluster_with_earliest_survivor():
+    table, result = cluster([("a", NEAR, 5), ("b", BASE, 3), ("c", OTHER, 1), ("d", BASE.upper(), 4)])
+    by_id = {r["id"]: r for r in result}
+    assert by_id["b"]["kept"] and by_id["b"]["cluster"] == "b"
+    assert by_id["a"]["cluster"] == "b" and not by_id["a"]["kept"] and by_id["a"]["method"] == "minhash"
+    assert by_id["d"]["method"] == "exact"  # same words once case is normalised away
+    assert by_id["b"]["method"] == "minhash"  # its cluster holds a near copy
+    assert by_id["c"] == {**by_id["c"], "cluster": "c", "kept": True, "method": None, "size": 1}
+    assert by_id["b"]["size"] == 3
+
+
+@pytest.mark.parametrize(
+    "keep, survivor", [("earliest", "b"), ("longest", "a"), ("first", "a")]
+)
+def test_keep_rules(keep, survivor):
+    _, result = cluster([("a", NEAR, 5), ("b", BASE, 3), ("z", OTHER, None)], keep=keep)
+    assert {r["id"] for r in result if r["kept"]} == {survivor, "z"}
+
+
+def test_undated_copy_loses_to_dated_for_earliest():
+    _, result = cluster([("a", BASE, None), ("b", BASE, 9)])
+    assert [r["id"] for r in result if r["kept"]] == ["b"]
+
+
+def test_switches():
+    rows = [("a", NEAR, 5), ("b", BASE, 3), ("c", BASE, 4)]
+    _, exact_only = cluster(rows, minhash=False)
+    assert [r["kept"] for r in exact_only] == [True, True, False]
+    _, near_only = cluster(rows, exact=False)
+    assert [r["method"] for r in near_only] == ["minhash"] * 3 and sum(r["kept"] for r in near_only) == 1
+
+
+def test_threshold_decides():
+    rows = [("a", BASE, 1), ("b", NEAR, 2)]
+    assert sum(r["kept"] for r in cluster(rows, minhash={"threshold": 0.5})[1]) == 1
+    assert sum(r["kept"] for r in cluster(rows, minhash={"threshold": 0.99})[1]) == 2
+
+
+def test_empty_texts_never_meet_in_lsh():
+    _, result = cluster([("a", "", 1), ("b", "", 2)], exact=False)
+    assert all(r["kept"] for r in result)
+
+
+def test_apply_rejects_copies_naming_their_survivor():
+    table, _ = cluster([("a", NEAR, 5), ("b", BASE, 3), ("c", OTHER, 1), ("d", BASE, 4)])
+    config = DedupConfig()
+    decisions = reduce(DedupFeatures(config)(table), config)
+    ledger = Ledger()
+    kept = ApplyDecisions(decisions)(table, ledger)
+    assert kept.column("id").to_pylist() == ["b", "c"]
+    assert kept.schema == table.schema
+    rejected = {r["id"]: r for r in ledger.take_rejected().to_pylist()}
+    assert rejected["a"]["reason"] == "near_duplicate" and rejected["a"]["duplicate_of"] == "b"
+    assert rejected["d"]["reason"] == "exact_duplicate" and rejected["d"]["stage"] == "dedup"
+    assert rejected["d"]["text"] == BASE
+    assert dict(ledger.stage("dedup").dropped) == {"near_duplicate": 1, "exact_duplicate": 1}
+
+
+def test_reduce_ignores_input_order():
+    config = DedupConfig()
+    table = docs([("a", NEAR, 5), ("b", BASE, 3), ("c", OTHER, 1), ("d", BASE, 4)])
+    features = DedupFeatures(config)(table)
+    shuffled = features.take(pa.array([2, 0, 3, 1]))
+    assert reduce(features, config).equals(reduce(shuffled, config))

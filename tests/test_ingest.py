@@ -1,0 +1,132 @@
+"""Ingest: JSON Lines in any compression, field mapping, and quarantine of unreadable records."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import lzma
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from builders.config import InputConfig
+from builders.errors import BuildError
+from builders.schema import CORE_SCHEMA, ORD
+from builders.stages.base import Ledger
+from builders.stages.ingest import format_of, parse_dates, reader_for, sniff_compression
+from conftest import write_jsonl
+
+FIELDS = {"id": "id", "text": "body", "url": "link", "date": "published", "title": "headline"}
+
+
+def read_all(path: Path, batch_size: int = 1000, fields=FIELDS):
+    config = InputConfig(paths=[str(path)], fields=fields, batch_size=batch_size)
+    ledger = Ledger()
+    tables = list(reader_for(str(path), config).read(str(path), 3, ledger))
+    table = pa.concat_tables(tables) if tables else None
+    return table, ledger, ledger.take_quarantined().to_pylist()
+
+
+def records(n: int = 5):
+    return [
+        {"id": f"r{i}", "body": f"text {i}", "link": f"https://www.Example.com/a/{i}?x=1",
+         "published": "2020-09-13T10:22:05Z", "headline": f"H{i}", "extra": {"nested": True}}
+        for i in range(n)
+    ]
+
+
+def test_reads_and_maps_fields(tmp_path):
+    table, ledger, quarantined = read_all(write_jsonl(tmp_path / "a.jsonl.gz", records(5)), batch_size=2)
+    assert quarantined == []
+    assert table.schema == CORE_SCHEMA.append(pa.field(ORD, pa.int64()))
+    rows = table.to_pylist()
+    assert [r["id"] for r in rows] == ["r0", "r1", "r2", "r3", "r4"]
+    assert rows[0]["text"] == "text 0" and rows[0]["title"] == "H0"
+    assert rows[0]["source"] == "example.com"  # derived from the URL when no source field is mapped
+    assert rows[0]["date"].isoformat() == "2020-09-13T10:22:05+00:00"
+    assert rows[0][ORD] == (3 << 40) + 1  # file index 3, line 1
+    assert ledger.stage("ingest").docs_in == 5
+
+
+@pytest.mark.parametrize("opener", [gzip.open, bz2.open, lzma.open, None], ids=["gzip", "bz2", "xz", "plain"])
+def test_compression_is_told_by_content_not_name(tmp_path, opener):
+    path = tmp_path / "dump.jsonl"  # no compression suffix, whatever the content
+    data = "".join(json.dumps(r) + "\n" for r in records(3)).encode()
+    if opener:
+        with opener(path, "wb") as fh:
+            fh.write(data)
+    else:
+        path.write_bytes(data)
+    table, _, quarantined = read_all(path)
+    assert table.num_rows == 3 and quarantined == []
+
+
+def test_zstd_by_content(tmp_path):
+    path = tmp_path / "dump.jsonl.zst"
+    data = "".join(json.dumps(r) + "\n" for r in records(3)).encode()
+    with pa.output_stream(str(path), compression="zstd") as out:
+        out.write(data)
+    assert sniff_compression(str(path)) == "zstd"
+    assert read_all(path)[0].num_rows == 3
+
+
+def test_bad_records_are_quarantined_with_file_position_and_field(tmp_path):
+    rows = records(6)
+    lines = [rows[0], "{not json", rows[1], "", {**rows[2], "body": None}, {**rows[3], "published": "yesterday"},
+             {**rows[4], "headline": {"a": 1}}, "[1, 2]", rows[5]]
+    path = write_jsonl(tmp_path / "bad.jsonl.gz", lines)
+    table, ledger, quarantined = read_all(path, batch_size=3)
+    assert [r["id"] for r in table.to_pylist()] == ["r0", "r1", "r5"]
+    by_line = {q["position"]: q for q in quarantined}
+    assert set(by_line) == {2, 5, 6, 7, 8}  # line 4 is blank: not a record
+    assert "invalid JSON" in by_line[2]["reason"]
+    assert by_line[5]["field"] == "body" and "missing" in by_line[5]["reason"]
+    assert by_line[6]["field"] == "published" and "yesterday" in by_line[6]["reason"]
+    assert by_line[7]["field"] == "headline"
+    assert "expected a JSON object" in by_line[8]["reason"]
+    assert all(q["file"] == str(path) for q in quarantined)
+    stats = ledger.stage("ingest")
+    assert stats.docs_in == 8 and stats.dropped["quarantined"] == 5
+
+
+def test_truncated_gzip_keeps_what_came_before(tmp_path):
+    import random
+
+    rnd = random.Random(1)
+    rows = [{**r, "body": " ".join(str(rnd.random()) for _ in range(50))} for r in records(4000)]
+    path = write_jsonl(tmp_path / "t.jsonl.gz", rows)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    table, ledger, quarantined = read_all(path, batch_size=100)
+    assert 0 < table.num_rows < 4000
+    assert len(quarantined) == 1 and "unreadable from here on" in quarantined[0]["reason"]
+    assert ledger.stage("ingest").docs_in == table.num_rows + 1
+
+
+def test_ids_made_from_file_and_line_when_unmapped(tmp_path):
+    path = write_jsonl(tmp_path / "x.jsonl", [{"body": "a"}, {"body": "b"}], compress=False)
+    table, _, _ = read_all(path, fields={"text": "body"})
+    assert table.column("id").to_pylist() == ["x.jsonl:1", "x.jsonl:2"]
+
+
+def test_numbers_in_string_fields_become_strings(tmp_path):
+    path = write_jsonl(tmp_path / "n.jsonl", [{"id": 7, "body": "a"}, {"id": "x", "body": "b"}], compress=False)
+    table, _, quarantined = read_all(path, fields={"id": "id", "text": "body"})
+    assert table.column("id").to_pylist() == ["7", "x"] and quarantined == []
+
+
+def test_date_forms():
+    values = pa.chunked_array([["2020-09-13T10:22:05+02:00", "2020-09-13", "2020-09-13 10:00:00", None, "bad"]])
+    parsed, bad = parse_dates(values)
+    iso = [v.isoformat() if v else None for v in parsed.to_pylist()]
+    assert iso[:4] == ["2020-09-13T08:22:05+00:00", "2020-09-13T00:00:00+00:00", "2020-09-13T10:00:00+00:00", None]
+    assert bad.tolist() == [False, False, False, False, True]
+
+
+def test_format_by_extension():
+    assert format_of("a/b.jsonl.gz", "auto") == "jsonl"
+    assert format_of("a/b.ndjson", "auto") == "jsonl"
+    with pytest.raises(BuildError, match="cannot tell the input format"):
+        format_of("a/b.csv", "auto")
