@@ -144,6 +144,11 @@ against those of the truth article for the same id, as multisets, summed over th
 - **datasketch**: a `MinHash(num_perm=128)` per document over lower-cased whitespace word
   5-grams, `MinHashLSH(threshold=0.8, num_perm=128)` query then insert, union-find over the
   candidates returned (no Jaccard check); one process, so it uses one core whatever N is.
+
+To reproduce: install the project with its `bench` extra, run `bash benchmarks/setup-peers.sh`
+once (the peers live in their own `.venv-bench`, since datatrove 0.10.1 pins `xxhash<4` and
+`trafilatura<1.12`), then the command shown under each size. Corpora and run outputs are cached
+in `benchmarks/.cache/`; a rerun of one size replaces only that size's results.
 """
 
 
