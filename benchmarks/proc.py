@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
@@ -58,7 +59,9 @@ def run_measured(
     cwd: str | Path | None = None,
     env: dict | None = None,
     timeout: float | None = None,
+    cpus: Sequence[int] | None = None,
 ) -> Measured:
+    """Run cmd to completion; with cpus, the process and everything it starts may run only on those CPUs."""
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     out_path, err_path = log_dir / f"{name}.stdout", log_dir / f"{name}.stderr"
@@ -68,7 +71,10 @@ def run_measured(
 
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         t0 = time.perf_counter()
-        proc = psutil.Popen(list(cmd), cwd=cwd, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+        proc = psutil.Popen(
+            list(cmd), cwd=cwd, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL, preexec_fn=preexec
+        )
 
         def sample() -> None:
             nonlocal peak, samples

@@ -61,7 +61,7 @@ def size_section(res: dict) -> list[str]:
     for run in res["runs"]:
         status = run["status"]
         if status != "ok":
-            detail = run.get("error") or run.get("note") or ""
+            detail = (run.get("error") or run.get("note") or "").replace("|", "\\|")
             lines.append(f"| {run['label']} | {run['variant']} | {status}: {detail} | | | | | | |".replace("\n", " "))
             continue
         s = run.get("scores") or {}
@@ -117,7 +117,8 @@ def machine_section(res: dict) -> list[str]:
 
 METHOD = """\
 How to read this: every run is one whole subprocess on the same generated files with the same
-number of cores (`--workers`), timed by wall clock from start to exit. docs/s is corpus pages
+number of cores (`--workers`; when that is fewer than the machine has, each run is confined to
+that many CPUs by affinity), timed by wall clock from start to exit. docs/s is corpus pages
 divided by wall seconds, whatever the tool did with them. Peak RSS is the largest sum of the
 resident set sizes of the process and all its descendants, sampled every 50 ms with psutil; pages
 shared between forked workers are counted once per process, so multi-process tools are

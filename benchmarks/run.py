@@ -97,6 +97,12 @@ def find_peer_python(peer: str, explicit: str | None) -> tuple[str | None, str]:
     return None, error
 
 
+def cpu_set(workers: int) -> list[int] | None:
+    """The CPUs every run is confined to: the first `workers` available, or None when that is all of them."""
+    available = sorted(os.sched_getaffinity(0))
+    return None if workers >= len(available) else available[:workers]
+
+
 def display_command(argv: list[str]) -> str:
     py = Path(sys.executable)
     try:
@@ -183,7 +189,7 @@ def run_ours(corpus: Corpus, truth: Truth, run_dir: Path, args) -> dict:
     rec["load_before"] = list(os.getloadavg())
     log(f"our build on {corpus.pages} pages: {shlex.join(cmd)}")
     try:
-        m = run_measured(cmd, run_dir, "ours", cwd=REPO, timeout=args.timeout)
+        m = run_measured(cmd, run_dir, "ours", cwd=REPO, timeout=args.timeout, cpus=cpu_set(args.workers))
     except OSError as exc:
         rec.update(status="FAILED", error=f"could not start: {exc}")
         return rec
@@ -228,7 +234,7 @@ def run_peer(peer: str, variant: str, corpus: Corpus, truth: Truth, run_dir: Pat
     env = dict(os.environ, PYTHONPATH=str(REPO))
     log(f"{peer} ({variant}) on {corpus.pages} pages: {shlex.join(cmd)}")
     try:
-        m = run_measured(cmd, run_dir, peer, cwd=REPO, env=env, timeout=args.timeout)
+        m = run_measured(cmd, run_dir, peer, cwd=REPO, env=env, timeout=args.timeout, cpus=cpu_set(args.workers))
     except OSError as exc:
         rec.update(status="FAILED", error=f"could not start: {exc}")
         return rec
@@ -274,6 +280,7 @@ def benchmark_size(size: int, args, argv: list[str], machine_info: dict) -> dict
         "size": size,
         "seed": args.seed,
         "workers": args.workers,
+        "cpus": cpu_set(args.workers),
         "command": display_command(argv),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "load_before": load,
