@@ -74,6 +74,10 @@ def size_section(res: dict) -> list[str]:
         note = f"- {run['label']}: {run['note']}" if run.get("note") else None
         if note and note not in notes:
             notes.append(note)
+        stage_s = (run.get("peer_info") or {}).get("stage_seconds")
+        if stage_s:
+            parts = ", ".join(f"{k} {v:.1f} s" for k, v in stage_s.items())
+            notes.append(f"- {run['label']} ({run['variant']}) stages inside its {run['wall_seconds']:.1f} s: {parts}")
     if notes:
         lines += ["", *notes]
 
