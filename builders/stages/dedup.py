@@ -122,6 +122,8 @@ def reduce(features: pa.Table, config: DedupConfig) -> pa.Table:
 
     features = features.sort_by(ORD)
     n = features.num_rows
+    if n == 0:
+        return CLUSTERS_SCHEMA.empty_table()
     exact = features.column("exact").to_numpy()
     src, dst = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
     if config.exact:
@@ -142,26 +144,25 @@ def reduce(features: pa.Table, config: DedupConfig) -> pa.Table:
     _, component = connected_components(graph, directed=False)
 
     ords = features.column(ORD).to_numpy()
-    frame = pd.DataFrame({"component": component, "ord": ords})
     if config.keep == "earliest":
-        # NaT sorts last: a copy with a date beats one without.
-        frame["key"] = features.column("date").cast(pa.int64()).fill_null(np.iinfo(np.int64).max).to_numpy()
+        # Missing dates sort last: a copy with a date beats one without.
+        key = features.column("date").cast(pa.int64()).fill_null(np.iinfo(np.int64).max).to_numpy()
     elif config.keep == "longest":
-        frame["key"] = -features.column("length").to_numpy()
+        key = -features.column("length").to_numpy()
     else:
-        frame["key"] = 0
-    order = np.lexsort((ords, frame["key"].to_numpy(), component))
+        key = np.zeros(n, dtype=np.int64)
+    order = np.lexsort((ords, key, component))
     first_of_component = np.r_[True, component[order][1:] != component[order][:-1]]
-    survivor_of_component = np.empty(component.max() + 1 if n else 0, dtype=np.int64)
+    survivor_of_component = np.empty(component.max() + 1, dtype=np.int64)
     survivor_of_component[component[order][first_of_component]] = order[first_of_component]
     survivor = survivor_of_component[component]
-    size = np.bincount(component)[component] if n else np.empty(0, np.int64)
+    size = np.bincount(component)[component]
 
     kept = survivor == np.arange(n)
     same_as_survivor = exact == exact[survivor]
     if config.exact:
         # A survivor's method is exact only when every member of its cluster is an exact copy.
-        all_exact = np.ones(component.max() + 1 if n else 0, dtype=bool)
+        all_exact = np.ones(component.max() + 1, dtype=bool)
         np.logical_and.at(all_exact, component, same_as_survivor)
         member_method = np.where(same_as_survivor, EXACT, NEAR)
         method = np.where(kept, np.where(all_exact[component], EXACT, NEAR), member_method)

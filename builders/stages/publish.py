@@ -79,11 +79,17 @@ def save_hf(published: Published, staging: Path) -> None:
     import datasets
 
     datasets.disable_progress_bars()
-    cache = staging / "_work" / "hf-cache"
-    dataset = datasets.Dataset.from_parquet(
-        [str(f) for f in published.files], cache_dir=str(cache), split=SPLIT, keep_in_memory=False
-    )
-    dataset.save_to_disk(str(staging / "hf"))
+    if published.rows == 0:
+        # The Parquet builder refuses files with no rows; an empty dataset still has its columns.
+        features = datasets.Features.from_arrow_schema(published.schema)
+        dataset = datasets.Dataset.from_dict({name: [] for name in published.schema.names}, features=features, split=SPLIT)
+    else:
+        cache = staging / "_work" / "hf-cache"
+        dataset = datasets.Dataset.from_parquet(
+            [str(f) for f in published.files], cache_dir=str(cache), split=SPLIT, keep_in_memory=False
+        )
+    # num_shards=1 for an empty dataset: `datasets` otherwise saves no shard and cannot load it back.
+    dataset.save_to_disk(str(staging / "hf"), num_shards=1 if published.rows == 0 else None)
 
 
 def write_stats(staging: Path, stats: dict) -> None:

@@ -1,0 +1,129 @@
+"""End-to-end builds on a generated dump: published files load everywhere and every count reconciles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from builders.config import load_config
+from builders.errors import BuildError
+from builders.pipeline import run_build
+from conftest import wire_dump, write_config, write_jsonl
+
+
+def build(folder: Path, overrides=(), **sections):
+    return run_build(load_config(write_config(folder, **sections), list(overrides)))
+
+
+@pytest.fixture
+def dump(tmp_path):
+    records = wire_dump(tmp_path, stories=6, copies=4, files=3)
+    return tmp_path, records
+
+
+def test_end_to_end(dump):
+    folder, records = dump
+    result = build(folder)
+    out = folder / "out"
+    assert sorted(p.name for p in (out / "data").iterdir()) == ["train-00000-of-00001.parquet"]
+
+    import datasets
+
+    frame = pd.read_parquet(out / "data")
+    from_parquet = datasets.load_dataset("parquet", data_dir=str(out / "data"), split="train")
+    from_disk = datasets.load_from_disk(str(out / "hf"))
+    assert len(frame) == len(from_parquet) == len(from_disk) == 6
+    assert list(frame.columns) == ["id", "text", "title", "url", "source", "date", "lang"]
+    assert sorted(from_disk["id"]) == sorted(frame["id"])
+
+    # One survivor per story: the earliest copy, with its chrome gone.
+    assert sorted(frame["id"]) == [f"s{s}-c0" for s in range(6)]
+    for text in frame["text"]:
+        assert "Leave a Reply" not in text and "Posted on" not in text and "headline" not in text
+
+    stats = json.loads((out / "stats.json").read_text())
+    totals = stats["totals"]
+    rejected = pd.concat([pd.read_parquet(p) for p in sorted((out / "rejected").glob("*.parquet"))])
+    assert totals == {"read": len(records), "published": 6, "rejected": len(rejected), "quarantined": 0, "reconciled": True}
+    assert totals["read"] == totals["published"] + totals["rejected"]
+    assert set(rejected["stage"]) == {"clean", "dedup"}
+    assert rejected.loc[rejected["id"] == "junk-1", "reason"].tolist() == ["too_short(<20 words)"]
+    copies = rejected[rejected["stage"] == "dedup"]
+    assert len(copies) == 24
+    assert (copies["duplicate_of"] == copies["id"].str.replace(r"-c\d+$", "-c0", regex=True)).all()
+    assert stats["stages"]["dedup"]["docs_in"] == len(records) - 1
+
+    clusters = pd.read_parquet(out / "dedup" / "clusters.parquet")
+    assert len(clusters) == len(records) - 1 and clusters["kept"].sum() == 6
+    assert set(clusters["method"].dropna()) <= {"exact", "minhash"}
+    assert not (out / "_work").exists()
+    card = (out / "README.md").read_text()
+    assert "| published | 6 |" in card and "near_duplicate" in card
+    assert result.stats == stats
+
+
+def test_same_output_whatever_the_worker_count(tmp_path):
+    outputs = []
+    for workers in (1, 2):
+        folder = tmp_path / f"w{workers}"
+        wire_dump(folder, stories=5, copies=3, files=4)
+        build(folder, [f"executor.workers={workers}", "publish.shard_rows=2", "publish.formats=[parquet]"])
+        files = sorted((folder / "out" / "data").iterdir())
+        outputs.append(([f.name for f in files], [pq.read_table(f) for f in files],
+                        pq.read_table(folder / "out" / "dedup" / "clusters.parquet")))
+    assert outputs[0][0] == outputs[1][0] == [f"train-{i:05d}-of-00003.parquet" for i in range(3)]
+    assert all(a.equals(b) for a, b in zip(outputs[0][1], outputs[1][1]))
+    assert outputs[0][2].equals(outputs[1][2])
+
+
+def test_stages_switched_off(dump):
+    folder, records = dump
+    build(folder, ["dedup=false", "clean=false", "publish.formats=[parquet]"])
+    out = folder / "out"
+    assert len(pd.read_parquet(out / "data")) == len(records)
+    assert not (out / "dedup").exists() and not (out / "hf").exists()
+    stats = json.loads((out / "stats.json").read_text())
+    assert set(stats["stages"]) == {"ingest", "publish"} and stats["totals"]["reconciled"]
+
+
+def test_quarantine_is_counted_and_written(tmp_path):
+    wire_dump(tmp_path, stories=2, copies=1, files=1)
+    write_jsonl(tmp_path / "raw" / "pages-00009.jsonl.gz", ['{"id": "bad"', '{"id": "x", "text": "fine but far too short"}'])
+    result = build(tmp_path)
+    totals = result.stats["totals"]
+    assert totals["quarantined"] == 1 and totals["reconciled"]
+    quarantine = pd.read_parquet(tmp_path / "out" / "quarantine")
+    assert quarantine["file"].str.endswith("pages-00009.jsonl.gz").all() and quarantine["position"].tolist() == [1]
+
+
+def test_rebuild_replaces_previous_output(dump):
+    folder, _ = dump
+    build(folder)
+    (folder / "out" / "stale.txt").write_text("left over")
+    build(folder, ["publish.formats=[parquet]"])
+    out = folder / "out"
+    assert not (out / "stale.txt").exists() and not (out / "hf").exists()
+    assert not [p for p in folder.iterdir() if p.name.startswith(".out.")]
+
+
+def test_refuses_to_overwrite_a_folder_that_is_not_a_build(dump):
+    folder, _ = dump
+    (folder / "out").mkdir()
+    (folder / "out" / "precious.txt").write_text("mine")
+    with pytest.raises(BuildError, match="is not a previous build"):
+        build(folder)
+    assert (folder / "out" / "precious.txt").exists()
+
+
+def test_empty_result_still_publishes_loadable_files(tmp_path):
+    write_jsonl(tmp_path / "raw" / "a.jsonl.gz", [{"id": "1", "text": "too short"}])
+    result = build(tmp_path)
+    import datasets
+
+    assert result.stats["totals"] == {"read": 1, "published": 0, "rejected": 1, "quarantined": 0, "reconciled": True}
+    assert len(pd.read_parquet(tmp_path / "out" / "data")) == 0
+    assert len(datasets.load_from_disk(str(tmp_path / "out" / "hf"))) == 0
