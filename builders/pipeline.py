@@ -6,7 +6,7 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -17,7 +17,7 @@ from builders import __version__
 from builders.config import BuildConfig, expand_inputs
 from builders.errors import BuildError
 from builders.executors import make_executor
-from builders.schema import ORD
+from builders.schema import CORE_SCHEMA, ORD
 from builders.stages import clean as clean_stage
 from builders.stages import dedup as dedup_stage
 from builders.stages import publish as publish_stage
@@ -50,7 +50,6 @@ class ShardReport:
     shard: int
     ledger: Ledger
     rows: int
-    quarantined: list[dict] = field(default_factory=list)
 
 
 class _ShardWriters:
@@ -152,8 +151,6 @@ def dedup_apply_shard(task: ShardTask) -> ShardReport:
 
 
 def _document_schema() -> pa.Schema:
-    from builders.schema import CORE_SCHEMA
-
     return CORE_SCHEMA.append(pa.field(ORD, pa.int64()))
 
 

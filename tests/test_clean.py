@@ -58,6 +58,14 @@ def test_strip_chrome_leaves_an_article_that_mentions_chrome_words_early():
     assert table.column("text")[0].as_py() == text[len("Comments\n\n"):]
 
 
+def test_an_ellipsis_inside_a_paragraph_is_not_a_teaser():
+    quoted = ("He said: \"I have never had any such conversation... and I do not hold that view.\" "
+              "The party later added there was no truth in the report at all, officials said.")
+    text = "\n\n".join([article(4), "Short title line", quoted, article(5)])
+    table, _ = run([StripChrome()], [text])
+    assert table.column("text").to_pylist() == [text]
+
+
 def test_filters_count_reasons_and_keep_rejected_text():
     table, ledger = run([EmptyText(), TooShort(5)], ["", "one two three", article(3), None])
     assert table.column("id").to_pylist() == ["2"]

@@ -71,6 +71,7 @@ class StripChrome(Transform):
             return table
         lines_list = pc.split_pattern(pc.fill_null(text, ""), "\n")
         offsets = lines_list.offsets.to_numpy().astype(np.int64)
+        offsets -= offsets[0]  # a sliced list array's offsets need not start at zero
         lines = pc.utf8_trim_whitespace(lines_list.flatten())
         n_lines = len(lines)
         doc = np.repeat(np.arange(len(text)), np.diff(offsets))

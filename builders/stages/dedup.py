@@ -88,6 +88,7 @@ class DedupFeatures:
             encoded = pc.dictionary_encode(flat).combine_chunks() if isinstance(flat, pa.ChunkedArray) else pc.dictionary_encode(flat)
             word_hashes = _hash_strings(encoded.dictionary)[encoded.indices.to_numpy()]
             offsets = tokens.offsets.to_numpy().astype(np.int64)
+            offsets -= offsets[0]  # a sliced list array's offsets need not start at zero
             shingles, doc = minhash.shingle_hashes(word_hashes, offsets, mh.ngram)
             sig = minhash.signatures(shingles, doc, len(table), mh.num_perm, mh.seed)
             bands = minhash.band_hashes(sig, self.bands, self.rows)

@@ -37,7 +37,7 @@ TAIL_MARKERS = [
 ]
 
 #: A teaser of another story: a line cut off with an ellipsis (the title line before it goes too).
-TEASER_LINE = r".{40,}(\.\.\.|…)"
+TEASER_LINE = r"^.{40,}(\.\.\.|…)$"
 
 #: Teasers and tail markers count only in the part of the page below this fraction of its lines,
 #: so an article that merely mentions "Comments" near its top is not cut short.
