@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import importlib.util
 import json
 import math
 import shutil
@@ -43,6 +45,23 @@ class Corpus:
         return self.root / "truth.parquet"
 
 
+def generator_fingerprint(synth_module: str, source: Path) -> str:
+    """Hash of the generator's source files and the source corpus, so a changed generator regenerates."""
+    h = hashlib.sha1()
+    try:
+        spec = importlib.util.find_spec(synth_module)
+    except ImportError:
+        spec = None  # the generator run will fail and say why
+    if spec is not None and spec.origin:
+        pkg = Path(spec.origin).parent
+        for f in sorted(pkg.rglob("*.py")):
+            h.update(f.relative_to(pkg).as_posix().encode())
+            h.update(f.read_bytes())
+    st = source.stat() if source.exists() else None
+    h.update(f"{source}:{st.st_size if st else -1}:{int(st.st_mtime) if st else -1}".encode())
+    return h.hexdigest()[:16]
+
+
 def corpus_dir(cache: Path, pages: int, seed: int) -> Path:
     return cache / "corpora" / f"pages{pages}-seed{seed}"
 
@@ -58,10 +77,13 @@ def ensure_corpus(
 ) -> Corpus:
     root = corpus_dir(cache, pages, seed)
     marker = root / MARKER
+    fingerprint = generator_fingerprint(synth_module, source)
     if marker.exists():
         info = json.loads(marker.read_text())
-        log(f"corpus {pages} pages seed {seed}: cached at {root}")
-        return Corpus(root, pages, seed, info)
+        if info.get("fingerprint") == fingerprint:
+            log(f"corpus {pages} pages seed {seed}: cached at {root}")
+            return Corpus(root, pages, seed, info)
+        log(f"corpus {pages} pages seed {seed}: generator or source changed since {info.get('generated_at')}")
     # A directory without its marker is a generation that did not finish: start over.
     if root.exists():
         shutil.rmtree(root)
@@ -88,6 +110,7 @@ def ensure_corpus(
         "seed": seed,
         "source": str(source),
         "generator": synth_module,
+        "fingerprint": fingerprint,
         "command": cmd,
         "shard_pages": shard_pages,
         "raw_files": len(raw_files),
