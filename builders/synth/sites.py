@@ -394,9 +394,10 @@ def _tags(page: Page, rng: random.Random) -> list[str]:
     return tags
 
 
-def _teaser(site: Site, text: str) -> str:
+def _teaser(site: Site, text: str, first: bool = False) -> str:
     words = text.split(None, site.teaser_words + 1)[: site.teaser_words]
-    return (" " if site.teaser_space else "") + " ".join(words) + "..."
+    # WordPress excerpts can open with a no-break space, as the seed page's first teaser does.
+    return ("\xa0" if site.teaser_space and first else "") + " ".join(words) + "..."
 
 
 def build_blocks(site: Site, page: Page, rng: random.Random) -> list[tuple[str, str]]:
@@ -471,7 +472,7 @@ def build_blocks(site: Site, page: Page, rng: random.Random) -> list[tuple[str, 
             items = page.related[: rng.randint(lo, hi)]
             if items:
                 parts = [site.related_heading] if site.related_heading else []
-                parts += [f"{t}\n\n{_teaser(site, s)}" for t, s, _ in items]
+                parts += [f"{t}\n\n{_teaser(site, s, n == 0)}" for n, (t, s, _) in enumerate(items)]
                 blocks.append(("related", "\n\n".join(parts)))
         elif f == "mostread":
             titles = [r[0] for r in page.related[-4:]]
@@ -510,7 +511,7 @@ def render_text(site: Site, blocks: list[tuple[str, str]]) -> str:
     for role, text in blocks:
         if out:
             if role == "bloggers" and site.glue_bloggers:
-                sep = ""  # as on the seed page, the widget's text runs on from the last teaser
+                sep = "\n"  # as on the seed page: no blank line before the widget's text
             elif role == "related" and site.platform == "minimal":
                 sep = "\n\n\n"
             else:
