@@ -103,6 +103,10 @@ def test_exact_page_count_and_record_shape(corpus, pages, truth):
     ids = list(pages)
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     assert [pages[i]["crawled_at"] for i in ids] == sorted(pages[i]["crawled_at"] for i in ids)
+    first_seen = {}
+    for pid in ids:  # crawl order: each story's original (or follow-up) page comes first
+        first_seen.setdefault(truth[pid]["story"], truth[pid]["kind"])
+    assert set(first_seen.values()) <= {"original", "followup", "junk"}
 
 
 def test_copy_counts_are_heavy_tailed(truth):
