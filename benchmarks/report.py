@@ -101,6 +101,16 @@ def size_section(res: dict) -> list[str]:
                     f"| {st['name']} | {_num(st.get('docs_in'), '{:,}')} | {_num(st.get('seconds'), '{:.2f}')} | "
                     f"{_num(st.get('records_per_s'), '{:,.0f}')} |"
                 )
+            lines += [
+                "",
+                "Stage seconds are as our `stats.json` reports them: summed over the workers, so records/s "
+                "here is per worker-second, not wall-clock throughput.",
+            ]
+            phases = run.get("phase_seconds") or {}
+            if phases:
+                lines[-1] += " Wall-clock phases inside the build's own " + (
+                    f"{run['build_seconds']:.1f} s: " if run.get("build_seconds") else ""
+                ) + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items()) + "."
     lines.append("")
     return lines
 

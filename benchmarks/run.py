@@ -206,7 +206,10 @@ def run_ours(corpus: Corpus, truth: Truth, run_dir: Path, args) -> dict:
         rec["published"] = len(published)
         rec["cleaning"] = line_scores(published, truth.text).as_dict()
         stats_path = out / "stats.json"
-        rec["stages"] = stage_rates(json.loads(stats_path.read_text())) if stats_path.exists() else []
+        stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
+        rec["stages"] = stage_rates(stats)
+        rec["phase_seconds"] = stats.get("phase_seconds") or {}
+        rec["build_seconds"] = stats.get("seconds")
     except Exception as exc:  # a malformed output is a failed run, reported with its cause
         rec.update(status="FAILED", error=f"scoring our output: {type(exc).__name__}: {exc}")
     return rec

@@ -282,3 +282,13 @@ def test_report_writer_without_results(tmp_path: Path):
     report.write_report(md)
     assert "No results yet." in md.read_text()
     assert not report.plot_path_for(md).exists()
+
+
+@needs_sklearn
+def test_ari_agrees_with_scikit_learn():
+    from sklearn.metrics import adjusted_rand_score
+
+    rng = np.random.default_rng(7)
+    truth = rng.integers(0, 300, size=5000)
+    pred = np.where(rng.random(5000) < 0.8, truth, rng.integers(0, 5000, size=5000))
+    assert pair_scores_from_codes(truth, pred).ari == pytest.approx(adjusted_rand_score(truth, pred), abs=1e-12)
