@@ -62,7 +62,8 @@ def size_section(res: dict) -> list[str]:
         status = run["status"]
         if status != "ok":
             detail = (run.get("error") or run.get("note") or "").replace("|", "\\|")
-            lines.append(f"| {run['label']} | {run['variant']} | {status}: {detail} | | | | | | |".replace("\n", " "))
+            cell = detail if status == "not run" and detail else f"{status}: {detail}"
+            lines.append(f"| {run['label']} | {run['variant']} | {cell} | | | | | | |".replace("\n", " "))
             continue
         s = run.get("scores") or {}
         ratio = run.get("speed_ratio")

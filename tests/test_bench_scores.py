@@ -265,7 +265,7 @@ def test_report_writer(tmp_path: Path):
     assert "| our build | raw | 0.900 | 0.890 | 0.950 | 0.855 | 1,000 | 300 MiB | — |" in text
     assert "| datatrove | raw | 0.500 | 0.490 | — | 0.300 | 250 | 300 MiB | 4.00× |" in text
     assert "FAILED: ModuleNotFoundError: No module named 'spacy'" in text
-    assert "not run: not run above 1,000 pages" in text
+    assert "| datasketch | raw | not run above 1,000 pages |" in text
     assert "precision 0.800, recall 0.889" in text
     assert "| clean | 10,000 | 2.00 | 5,000 |" in text
     assert "`.venv/bin/python -m benchmarks.run --sizes 10000`" in text
