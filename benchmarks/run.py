@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import yaml
 
 from benchmarks import machine, report
 from benchmarks.corpora import Corpus, ensure_corpus
@@ -181,8 +182,6 @@ def run_ours(corpus: Corpus, truth: Truth, run_dir: Path, args) -> dict:
     out = run_dir / "out"
     run_dir.mkdir(parents=True)
     cfg_path = run_dir / "config.yaml"
-    import yaml
-
     cfg_path.write_text(yaml.safe_dump(build_config(corpus, out, args.workers), sort_keys=False))
     cmd = [*corpus_command(args.corpus_cmd), "build", str(cfg_path), "--output", str(out), "--workers", str(args.workers)]
     rec["cmd"] = cmd
