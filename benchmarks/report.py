@@ -45,13 +45,17 @@ def size_section(res: dict) -> list[str]:
     where = f"Run {res['date']} with `{res['command']}`, seed {res['seed']}."
     if corpus:
         where += (
-            f" Corpus: {corpus.get('raw_pages', size):,} pages of {corpus.get('stories', '?')} stories"
+            f" Corpus: {corpus.get('raw_pages', size):,} pages of {_num(corpus.get('stories'), '{:,}')} stories"
             f" in {corpus.get('raw_files', '?')} JSONL.gz shards."
         )
     lines.append(where)
-    load = res.get("load_before")
-    if load:
-        lines[-1] += f" Load average before the runs: {', '.join(f'{x:.2f}' for x in load)}."
+    # The machine may be shared: the 1-minute load before each run says how much to trust the speeds.
+    loads = [r["load_before"][0] for r in res["runs"] if r.get("load_before")]
+    if loads:
+        lines[-1] += (
+            f" 1-minute load average before each run: {min(loads):.2f} to {max(loads):.2f} "
+            f"on {(res.get('machine') or {}).get('logical_cpus', '?')} CPUs."
+        )
     lines += [
         "",
         "| run | input | F1 | ARI | precision | recall | docs/s | peak RSS | ours ÷ this (docs/s) |",

@@ -225,6 +225,7 @@ def fake_results(size: int, date: str) -> dict:
                 "system": "ours",
                 "label": "our build",
                 "variant": "raw",
+                "load_before": [0.25, 0.2, 0.1],
                 "docs_per_s": size / 10.0,
                 "scores": {"f1": 0.9, "ari": 0.89, "precision": 0.95, "recall": 0.855},
                 "cleaning": {
@@ -239,6 +240,7 @@ def fake_results(size: int, date: str) -> dict:
                 "label": "datatrove",
                 "variant": "raw",
                 "docs_per_s": size / 40.0,
+                "load_before": [1.75, 0.2, 0.1],
                 "speed_ratio": 4.0,
                 "scores": {"f1": 0.5, "ari": 0.49, "precision": None, "recall": 0.3},
             },
@@ -269,6 +271,7 @@ def test_report_writer(tmp_path: Path):
     assert "precision 0.800, recall 0.889" in text
     assert "| clean | 10,000 | 2.00 | 5,000 |" in text
     assert "`.venv/bin/python -m benchmarks.run --sizes 10000`" in text
+    assert "1-minute load average before each run: 0.25 to 1.75 on 2 CPUs." in text
     assert "Test CPU; 2 logical CPUs" in text and "24.0 GiB RAM" in text
     assert "(2025-01-02 10:00 UTC, 10,000 pages)" in text  # machine from the latest run
     assert "![throughput and peak memory against corpus size](benchmarks-scaling.png)" in text
