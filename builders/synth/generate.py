@@ -138,7 +138,6 @@ class _Generator:
         if pages < 1:
             raise ValueError("pages must be >= 1")
         self.pool = pool
-        self.seed = seed
         self.n_sites = n_sites
         self.sites = [make_site(i) for i in range(n_sites)]
         rng = random.Random(seed)
@@ -199,7 +198,6 @@ class _Generator:
                 crawl = max(pub + 300 + int(rng.expovariate(1 / 7200)), first_crawl + 60)
                 content_pages.append(p.add_page(k, COPY, site, pub, crawl,
                                                 rng.getrandbits(62), 1, rng.getrandbits(62), -1, urlvar))
-        self.junk_start = len(p.story)
         for j in range(n_junk):
             t = start + rng.randrange(span)
             p.add_page(-1 - j, JUNK, pick_site(), t, t, j, 0, rng.getrandbits(62))
@@ -210,7 +208,6 @@ class _Generator:
         self.rank[self.order] = np.arange(len(self.order))
         self.id_width = max(7, len(str(pages - 1)))
         self.story_width = max(6, len(str(self.n_stories - 1)))
-        self.pages = pages
 
     @staticmethod
     def _new_site(pick_site, used: dict[int, int]) -> int:
@@ -277,8 +274,8 @@ class _Generator:
                 parent, explicit = position[art.follows], 1
             p.parent.append(parent)
             p.explicit.append(explicit)
-            p.agency.append(AGENCY_INDEX.get((art.agency or "").lower(), rng.randrange(len(AGENCIES))) if art and art.agency
-                            else rng.randrange(len(AGENCIES)))
+            known = AGENCY_INDEX.get(art.agency.lower()) if art is not None and art.agency else None
+            p.agency.append(known if known is not None else rng.randrange(len(AGENCIES)))
             p.city.append(-1 if art is not None and art.city else rng.randrange(len(CITIES)))
             p.section.append(rng.randrange(len(SECTIONS)))
             p.sseed.append(rng.getrandbits(62))
