@@ -121,16 +121,15 @@ def test_copy_counts_are_heavy_tailed(truth):
 
 
 def _derived(copy_par: str, original: list[str]) -> bool:
-    """A copy paragraph is an original paragraph, lightly edited, or two of them merged."""
+    """A copy paragraph is an original paragraph, lightly edited, or two of them merged.
+
+    The merged two need not be neighbours in the original: a paragraph between them may have
+    been dropped first.
+    """
     words = copy_par.split()
-    for i, o in enumerate(original):
-        if difflib.SequenceMatcher(None, words, o.split(), autojunk=False).ratio() >= 0.8:
-            return True
-        if i + 1 < len(original):
-            merged = (o + " " + original[i + 1]).split()
-            if difflib.SequenceMatcher(None, words, merged, autojunk=False).ratio() >= 0.8:
-                return True
-    return False
+    candidates = [o.split() for o in original]
+    candidates += [(a + " " + b).split() for a, b in itertools.combinations(original, 2)]
+    return any(difflib.SequenceMatcher(None, words, c, autojunk=False).ratio() >= 0.8 for c in candidates)
 
 
 def test_every_copy_is_derived_from_its_story(truth):
