@@ -55,6 +55,7 @@ class InputConfig(Section):
 class CleanConfig(Section):
     fix_unicode: bool = Field(True, description="repair mojibake and broken entities with ftfy (quotes kept)")
     strip_chrome: bool = Field(True, description="remove common site chrome (share widgets, comment forms, credits)")
+    repeated_lines: bool = Field(True, description="remove lines a site repeats on pages about different stories")
     min_words: int = Field(20, ge=0, description="drop documents with fewer words than this after cleaning")
 
 
@@ -62,6 +63,9 @@ class MinHashConfig(Section):
     threshold: float = Field(0.8, gt=0, le=1, description="Jaccard similarity above which documents are copies")
     num_perm: int = Field(128, ge=16, le=1024, description="number of MinHash permutations")
     ngram: int = Field(5, ge=1, le=32, description="word n-gram size of the shingles")
+    containment: Annotated[Optional[float], BeforeValidator(lambda v: None if v is False else v)] = Field(
+        0.8, gt=0, le=1, description="also copies: a document whose shingles lie this much inside another's (false: off)"
+    )
     seed: int = Field(1, ge=0, description="seed of the MinHash permutations")
 
 

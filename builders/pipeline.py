@@ -1,4 +1,4 @@
-"""The build: shards through ingest → clean → dedup map, a dedup reduce, an apply, then publish."""
+"""The build: a plan of stages run as passes over shards, split by whole-corpus steps, then publish."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from builders import __version__
@@ -21,28 +22,85 @@ from builders.schema import CORE_SCHEMA, ORD
 from builders.stages import clean as clean_stage
 from builders.stages import dedup as dedup_stage
 from builders.stages import publish as publish_stage
-from builders.stages.base import Ledger
+from builders.stages.base import CorpusStep, Ledger, Stage
+from builders.stages.boilerplate import RepeatedLines
 from builders.stages.ingest import reader_for
 
 STAGE_ORDER = ("ingest", "clean", "dedup", "publish")
 WORK = "_work"
 
 
+def build_plan(config: BuildConfig) -> list[Stage]:
+    """The stages of a build in order, as the config switches them; corpus steps split it into passes."""
+    plan: list[Stage] = []
+    if config.clean:
+        if config.clean.fix_unicode:
+            plan.append(clean_stage.FixUnicode())
+        if config.clean.strip_chrome:
+            plan.append(clean_stage.StripChrome())
+        plan.append(clean_stage.NormalizeWhitespace())
+        if config.clean.repeated_lines:
+            plan += [RepeatedLines(), clean_stage.NormalizeWhitespace()]
+        plan.append(clean_stage.EmptyText())
+        if config.clean.min_words > 0:
+            plan.append(clean_stage.TooShort(config.clean.min_words))
+    if config.dedup:
+        plan.append(dedup_stage.Dedup(config.dedup))
+    return plan
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One read of every shard: apply the corpus step that opened it, run stages, map the next step."""
+
+    index: int
+    opens: Optional[CorpusStep]
+    stages: tuple[Stage, ...]
+    closes: Optional[CorpusStep]
+
+    @property
+    def label(self) -> str:
+        names = ["ingest"] if self.index == 0 else []
+        for stage in ((self.opens,) if self.opens else ()) + self.stages:
+            if stage.stage not in names:
+                names.append(stage.stage)
+        return "+".join(names) or "copy"
+
+
+def passes(plan: list[Stage]) -> list[Pass]:
+    result, opens, stages = [], None, []
+    for stage in plan:
+        if isinstance(stage, CorpusStep):
+            result.append(Pass(len(result), opens, tuple(stages), stage))
+            opens, stages = stage, []
+        else:
+            stages.append(stage)
+    result.append(Pass(len(result), opens, tuple(stages), None))
+    return result
+
+
 @dataclass(frozen=True)
 class ShardTask:
-    """Everything a worker needs to process one shard; it pickles, so any backend can run it."""
+    """Everything a worker needs to run one pass over one shard; it pickles, so any backend can run it."""
 
     shard: int
     path: str
     config: BuildConfig
     staging: str
+    pass_index: int = 0
 
     @property
     def work(self) -> Path:
         return Path(self.staging) / WORK
 
-    def work_file(self, kind: str) -> Path:
-        return self.work / kind / f"part-{self.shard:05d}.parquet"
+    def documents(self, pass_index: int) -> Path:
+        return self.work / f"pass{pass_index}" / f"part-{self.shard:05d}.parquet"
+
+    def summaries(self, pass_index: int) -> Path:
+        return self.work / f"pass{pass_index}-map" / f"part-{self.shard:05d}.parquet"
+
+    def model(self, pass_index: int) -> Path:
+        return self.work / f"pass{pass_index}-model"
 
 
 @dataclass
@@ -58,8 +116,8 @@ class _ShardWriters:
     def __init__(self) -> None:
         self._open: dict[Path, pq.ParquetWriter] = {}
 
-    def write(self, path: Path, table: pa.Table) -> None:
-        if table.num_rows == 0:
+    def write(self, path: Path, table: Optional[pa.Table]) -> None:
+        if table is None or table.num_rows == 0:
             return
         writer = self._open.get(path)
         if writer is None:
@@ -81,73 +139,75 @@ class _ShardWriters:
         self._open.clear()
 
 
-def _flush_ledger(ledger: Ledger, task: ShardTask, stage: str, writers: _ShardWriters) -> None:
-    out = Path(task.staging)
-    writers.write(out / "rejected" / f"{stage}-{task.shard:05d}.parquet", ledger.take_rejected())
-    writers.write(out / "quarantine" / f"ingest-{task.shard:05d}.parquet", ledger.take_quarantined())
+def _first_and_last(plan: Sequence[Stage]) -> tuple[set[int], set[int]]:
+    """Which stage objects open and close each named stage, to count its docs_in and docs_out once."""
+    first, last = {}, {}
+    for stage in plan:
+        first.setdefault(stage.stage, id(stage))
+        last[stage.stage] = id(stage)
+    return set(first.values()), set(last.values())
 
 
-def ingest_shard(task: ShardTask) -> ShardReport:
-    """Map step over one input file: read, clean and compute dedup features batch by batch."""
+def run_pass(task: ShardTask) -> ShardReport:
+    """One pass over one shard, batch by batch: memory stays bounded by the batch size."""
     config = task.config
+    plan = build_plan(config)
+    step = passes(plan)[task.pass_index]
+    first, last = _first_and_last(plan)
     ledger = Ledger()
-    reader = reader_for(task.path, config.input)
-    cleaners = clean_stage.clean_stages(config.clean) if config.clean else []
-    features = dedup_stage.DedupFeatures(config.dedup) if config.dedup else None
     writers = _ShardWriters()
-    documents = task.work_file("clean")
+    out = Path(task.staging)
     rows = 0
+    if step.opens:
+        step.opens.load(task.model(task.pass_index - 1), task.shard)
+    chain = ((step.opens,) if step.opens else ()) + step.stages
     try:
-        writers.ensure(documents, _document_schema())
-        if features:
-            writers.ensure(task.work_file("features"), features.schema())
+        writers.ensure(task.documents(task.pass_index), _document_schema())
+        for table in _source(task, ledger):
+            for stage in chain:
+                if id(stage) in first:
+                    ledger.stage(stage.stage).docs_in += table.num_rows
+                table = stage(table, ledger)
+                if id(stage) in last:
+                    ledger.stage(stage.stage).docs_out += table.num_rows
+            if step.closes and table.num_rows:
+                started = time.perf_counter()
+                writers.write(task.summaries(task.pass_index), step.closes.map(table))
+                ledger.stage(step.closes.stage).seconds += time.perf_counter() - started
+            writers.write(task.documents(task.pass_index), table)
+            rows += table.num_rows
+            _flush_ledger(ledger, out, task, writers)
+        _flush_ledger(ledger, out, task, writers)
+    finally:
+        writers.close()
+    return ShardReport(task.shard, ledger, rows)
+
+
+def _source(task: ShardTask, ledger: Ledger):
+    """The batches a pass reads: the input file for the first pass, the previous pass's output after."""
+    if task.pass_index == 0:
+        reader = reader_for(task.path, task.config.input)
         batches = reader.read(task.path, task.shard, ledger)
         while True:
             started = time.perf_counter()
             table = next(batches, None)
             ledger.stage("ingest").seconds += time.perf_counter() - started
             if table is None:
-                break
+                return
             ledger.stage("ingest").docs_out += table.num_rows
-            if cleaners:
-                ledger.stage("clean").docs_in += table.num_rows
-                for stage in cleaners:
-                    table = stage(table, ledger)
-                ledger.stage("clean").docs_out += table.num_rows
-            if features and table.num_rows:
-                started = time.perf_counter()
-                writers.write(task.work_file("features"), features(table))
-                ledger.stage("dedup").seconds += time.perf_counter() - started
-            writers.write(documents, table)
-            rows += table.num_rows
-            _flush_ledger(ledger, task, "clean", writers)
-        _flush_ledger(ledger, task, "clean", writers)
-    finally:
-        writers.close()
-    return ShardReport(task.shard, ledger, rows)
-
-
-def dedup_apply_shard(task: ShardTask) -> ShardReport:
-    """Apply step over one shard: keep each cluster's survivor, reject the other copies."""
-    ledger = Ledger()
-    decisions = pq.read_table(task.work / "decisions" / f"decisions-{task.shard:05d}.parquet")
-    apply = dedup_stage.ApplyDecisions(decisions)
-    writers = _ShardWriters()
-    rows = 0
-    try:
-        writers.ensure(task.work_file("final"), _document_schema())
-        source = pq.ParquetFile(task.work_file("clean"))
+            yield table
+    else:
+        source = pq.ParquetFile(task.documents(task.pass_index - 1))
         for batch in source.iter_batches(batch_size=task.config.input.batch_size):
-            table = pa.Table.from_batches([batch])
-            ledger.stage("dedup").docs_in += table.num_rows
-            table = apply(table, ledger)
-            ledger.stage("dedup").docs_out += table.num_rows
-            writers.write(task.work_file("final"), table)
-            rows += table.num_rows
-            _flush_ledger(ledger, task, "dedup", writers)
-    finally:
-        writers.close()
-    return ShardReport(task.shard, ledger, rows)
+            yield pa.Table.from_batches([batch])
+
+
+def _flush_ledger(ledger: Ledger, out: Path, task: ShardTask, writers: _ShardWriters) -> None:
+    rejected = ledger.take_rejected()
+    for stage in pc.unique(rejected["stage"]).to_pylist() if rejected.num_rows else []:
+        rows = rejected.filter(pc.equal(rejected["stage"], stage))
+        writers.write(out / "rejected" / f"{stage}-p{task.pass_index}-{task.shard:05d}.parquet", rows)
+    writers.write(out / "quarantine" / f"ingest-{task.shard:05d}.parquet", ledger.take_quarantined())
 
 
 def _document_schema() -> pa.Schema:
@@ -179,37 +239,28 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
     tell = progress or (lambda phase, done, total: None)
     ledger = Ledger()
     try:
+        steps = passes(build_plan(config))
         tasks = [ShardTask(i, path, config, str(staging)) for i, path in enumerate(files)]
         with make_executor(config.executor) as executor:
-            t0 = time.perf_counter()
-            tell("ingest+clean", 0, len(tasks))
-            reports = executor.map(ingest_shard, tasks, _ticker(tell, "ingest+clean", len(tasks)))
-            for report in reports:
-                ledger.merge(report.ledger)
-            wall["ingest+clean"] = time.perf_counter() - t0
-            final_kind = "clean"
-            if config.dedup:
+            for step in steps:
                 t0 = time.perf_counter()
-                tell("dedup", 0, 1)
-                feature_files = [t.work_file("features") for t in tasks]
-                features = pa.concat_tables([pq.read_table(f) for f in feature_files if f.exists()])
-                reduce_started = time.perf_counter()
-                clusters = dedup_stage.reduce(features, config.dedup)
-                ledger.stage("dedup").seconds += time.perf_counter() - reduce_started
-                del features
-                (staging / "dedup").mkdir()
-                pq.write_table(clusters.drop([ORD]), staging / "dedup" / "clusters.parquet")
-                dedup_stage.write_decisions(clusters, staging / WORK / "decisions", [t.shard for t in tasks])
-                del clusters
-                tell("dedup", 1, 1)
-                reports = executor.map(dedup_apply_shard, tasks, _ticker(tell, "dedup apply", len(tasks)))
-                for report in reports:
+                these = [replace(t, pass_index=step.index) for t in tasks]
+                tell(step.label, 0, len(these))
+                for report in executor.map(run_pass, these, _ticker(tell, step.label, len(these))):
                     ledger.merge(report.ledger)
-                final_kind = "final"
-                wall["dedup"] = time.perf_counter() - t0
+                wall[f"pass {step.index}: {step.label}"] = time.perf_counter() - t0
+                if step.closes:
+                    t0 = time.perf_counter()
+                    tell(step.closes.label, 0, 1)
+                    summaries = [p for p in (t.summaries(step.index) for t in these) if p.exists()]
+                    step.closes.reduce(summaries, these[0].model(step.index), [t.shard for t in these], staging)
+                    ledger.stage(step.closes.stage).seconds += time.perf_counter() - t0
+                    wall[step.closes.label] = time.perf_counter() - t0
+                    tell(step.closes.label, 1, 1)
+        final_kind = steps[-1].index
         t0 = time.perf_counter()
         tell("publish", 0, 1)
-        sources = [t.work_file(final_kind) for t in tasks]
+        sources = [t.documents(final_kind) for t in tasks]
         published = publish_stage.publish(config, staging, sources)
         stage = ledger.stage("publish")
         stage.docs_in = stage.docs_out = published.rows

@@ -10,7 +10,7 @@ import pytest
 from builders.config import DedupConfig
 from builders.schema import CORE_SCHEMA, ORD
 from builders.stages.base import Ledger
-from builders.stages.dedup import ApplyDecisions, DedupFeatures, reduce
+from builders.stages.dedup import Dedup, DedupFeatures, reduce
 from conftest import article
 
 
@@ -78,7 +78,36 @@ def test_switches():
 def test_threshold_decides():
     rows = [("a", BASE, 1), ("b", NEAR, 2)]
     assert sum(r["kept"] for r in cluster(rows, minhash={"threshold": 0.5})[1]) == 1
-    assert sum(r["kept"] for r in cluster(rows, minhash={"threshold": 0.99})[1]) == 2
+    assert sum(r["kept"] for r in cluster(rows, minhash={"threshold": 0.99, "containment": False})[1]) == 2
+
+
+def test_truncated_copy_is_found_by_containment_not_by_jaccard():
+    paragraphs = BASE.split("\n\n")
+    truncated = "\n\n".join(paragraphs[:3])  # half the story: Jaccard about 0.5
+    rows = [("full", BASE, 1), ("cut", truncated, 2), ("other", OTHER, 3)]
+    with_containment = {r["id"]: r for r in cluster(rows)[1]}
+    assert not with_containment["cut"]["kept"] and with_containment["cut"]["cluster"] == "full"
+    assert with_containment["other"]["kept"]
+    without = cluster(rows, minhash={"containment": False})[1]
+    assert all(r["kept"] for r in without)
+
+
+def test_a_follow_up_sharing_one_paragraph_is_not_a_copy():
+    shared = BASE.split("\n\n")[0]
+    follow_up = "\n\n".join([article(12, paragraphs=5), shared])
+    assert all(r["kept"] for r in cluster([("a", BASE, 1), ("b", follow_up, 2)])[1])
+
+
+def test_verify_on_hand_made_signatures():
+    from builders.stages.dedup import verify
+    import numpy as np
+
+    sig = np.array([[1, 2, 3, 4], [1, 2, 3, 9], [1, 7, 8, 9]], dtype=np.uint32)
+    sizes = np.array([100, 100, 10])
+    src, dst = np.array([0, 0, 1]), np.array([1, 2, 2])
+    # J(0,1) = 0.75; J(0,2) = 0.25 with sizes 100 and 10: |A∩B| = 0.25*110/1.25 = 22 > 10 → contained.
+    assert verify(sig, sizes, src, dst, 0.7, None).tolist() == [True, False, False]
+    assert verify(sig, sizes, src, dst, 0.7, 0.9).tolist() == [True, True, True]
 
 
 def test_empty_texts_never_meet_in_lsh():
@@ -89,9 +118,10 @@ def test_empty_texts_never_meet_in_lsh():
 def test_apply_rejects_copies_naming_their_survivor():
     table, _ = cluster([("a", NEAR, 5), ("b", BASE, 3), ("c", OTHER, 1), ("d", BASE, 4)])
     config = DedupConfig()
-    decisions = reduce(DedupFeatures(config)(table), config)
+    step = Dedup(config)
+    step.decisions = reduce(step.map(table), config)
     ledger = Ledger()
-    kept = ApplyDecisions(decisions)(table, ledger)
+    kept = step(table, ledger)
     assert kept.column("id").to_pylist() == ["b", "c"]
     assert kept.schema == table.schema
     rejected = {r["id"]: r for r in ledger.take_rejected().to_pylist()}

@@ -1,11 +1,12 @@
-"""Stage contracts (a table in, a table out) and the ledger that counts and keeps what stages drop."""
+"""Stage contracts (a table in, a table out; whole-corpus map → reduce → apply) and the ledger of drops."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import ClassVar, Optional
+from pathlib import Path
+from typing import ClassVar, Optional, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -157,3 +158,26 @@ class DocFilter(Filter):
 
     def reasons(self, table: pa.Table) -> pa.Array:
         return pa.array([self.check(t or "") for t in table.column("text").to_pylist()], pa.string())
+
+
+class CorpusStep(Stage):
+    """A step that needs the whole corpus: map over batches → reduce once → apply over batches.
+
+    `map` summarises a batch into rows (or None) that the pipeline writes as Parquet; `reduce`
+    reads every shard's summaries and writes what it decided into `model`, a folder; each shard
+    then calls `load` and `apply` (via the Stage call) on its batches. The same object runs in
+    the driver and in workers, so it keeps no state between the phases except what `load` reads.
+    """
+
+    #: Short label of the reduce phase in progress displays.
+    label: ClassVar[str] = "reduce"
+
+    def map(self, table: pa.Table) -> Optional[pa.Table]:
+        raise NotImplementedError
+
+    def reduce(self, summaries: Sequence[Path], model: Path, shards: Sequence[int], output: Path) -> None:
+        """Decide from all summaries; `output` is the build's staging folder, for published side files."""
+        raise NotImplementedError
+
+    def load(self, model: Path, shard: int) -> None:
+        raise NotImplementedError

@@ -6,7 +6,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from builders.config import CleanConfig
 from builders.stages.base import Filter, Stage, Transform
 from builders.text import chrome
 
@@ -19,6 +18,38 @@ _MOJIBAKE_HINT = r"[\x{80}-\x{9f}\x{fffd}]|[ÃÂâÐÑØ][\x{80}-\x{bf}€™œ�
 
 def _set_text(table: pa.Table, text) -> pa.Table:
     return table.set_column(table.schema.get_field_index("text"), "text", text)
+
+
+class Lines:
+    """All lines of a batch of texts as one flat Arrow array, with numpy maps back to documents."""
+
+    def __init__(self, text: pa.Array) -> None:
+        self.text = text
+        listed = pc.split_pattern(pc.fill_null(text, ""), "\n")
+        offsets = listed.offsets.to_numpy().astype(np.int64)
+        self.offsets = offsets - offsets[0]  # a sliced list array's offsets need not start at zero
+        self.lines = pc.utf8_trim_whitespace(listed.flatten())
+        self.counts = np.diff(self.offsets)
+        self.doc = np.repeat(np.arange(len(text)), self.counts)
+        self.empty = pc.equal(self.lines, "").to_numpy(zero_copy_only=False)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def position(self) -> np.ndarray:
+        """Each line's place in its document, from 0 (first line) towards 1."""
+        index = np.arange(len(self.lines)) - self.offsets[:-1][self.doc]
+        return index / np.maximum(self.counts[self.doc], 1)
+
+    def match(self, pattern: str) -> np.ndarray:
+        return pc.fill_null(pc.match_substring_regex(self.lines, pattern), False).to_numpy(zero_copy_only=False)
+
+    def join(self, keep: np.ndarray) -> pa.Array:
+        """The texts again, with only the kept lines (nulls stay null)."""
+        kept = self.lines.filter(pa.array(keep))
+        offsets = np.r_[0, np.cumsum(np.bincount(self.doc[keep], minlength=len(self.text)))].astype(np.int32)
+        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), kept), "\n")
+        return pc.if_else(pc.is_null(self.text), None, joined)
 
 
 class FixUnicode(Transform):
@@ -56,8 +87,8 @@ class NormalizeWhitespace(Transform):
 
 
 class StripChrome(Transform):
-    """Removes lines that fixed rules know as chrome, the page's own title line, teasers of other
-    stories and everything after an end-of-article marker in the lower part of the page.
+    """Removes wire datelines, lines that fixed rules know as chrome, the page's own headline line,
+    teasers of other stories and everything after an end-of-article marker once the body has begun.
 
     Works on all lines of the batch at once: one flat array of lines, regex masks, numpy offsets.
     """
@@ -69,54 +100,49 @@ class StripChrome(Transform):
         text = table.column("text").combine_chunks()
         if len(text) == 0:
             return table
-        lines_list = pc.split_pattern(pc.fill_null(text, ""), "\n")
-        offsets = lines_list.offsets.to_numpy().astype(np.int64)
-        offsets -= offsets[0]  # a sliced list array's offsets need not start at zero
-        lines = pc.utf8_trim_whitespace(lines_list.flatten())
-        n_lines = len(lines)
-        doc = np.repeat(np.arange(len(text)), np.diff(offsets))
-        rel = (np.arange(n_lines) - offsets[:-1][doc]) / np.maximum(np.diff(offsets)[doc], 1)
-        lower_part = rel >= chrome.TAIL_FROM
-
-        def mask(pattern: str) -> np.ndarray:
-            return pc.fill_null(pc.match_substring_regex(lines, pattern), False).to_numpy(zero_copy_only=False)
-
-        empty = pc.equal(lines, "").to_numpy(zero_copy_only=False)
-        drop = mask(self._chrome)
+        lines = Lines(pc.replace_substring_regex(text, chrome.DATELINE, ""))
+        n = len(lines)
+        drop = lines.match(self._chrome)
+        body = pc.greater_equal(pc.count_substring_regex(lines.lines, r"\S+"), chrome.BODY_WORDS).to_numpy(zero_copy_only=False)
+        body_seen = np.cumsum(body)
+        body_seen -= np.r_[0, body_seen][lines.offsets[:-1]][lines.doc]
+        after_body = body_seen - body >= chrome.BODY_BEFORE_TAIL
 
         # A teaser drops with the title line just above it (the nearest non-empty line).
-        teaser = mask(chrome.TEASER_LINE) & lower_part
-        idx = np.where(~empty, np.arange(n_lines), -1)
-        prev_nonempty = np.maximum.accumulate(np.r_[-1, idx[:-1]])
-        titles = prev_nonempty[teaser]
-        titles = titles[(titles >= 0) & (doc[np.maximum(titles, 0)] == doc[teaser])]
+        teaser = lines.match(chrome.TEASER_LINE) & after_body
+        index = np.where(~lines.empty, np.arange(n), -1)
+        previous = np.maximum.accumulate(np.r_[-1, index[:-1]])
+        titles = previous[teaser]
+        titles = titles[(titles >= 0) & (lines.doc[np.maximum(titles, 0)] == lines.doc[teaser])]
         drop |= teaser
         drop[titles] = True
 
-        # Everything from the first end-of-article marker in the lower part of a page goes.
-        marker = mask(self._tail) & lower_part
-        seen = np.zeros(n_lines, dtype=np.int64)
+        # Everything from the first end-of-article marker after the body has begun goes.
+        marker = lines.match(self._tail) & after_body
         if marker.any():
-            cum = np.cumsum(marker)
-            before_doc = np.r_[0, cum][offsets[:-1]][doc]
-            seen = cum - before_doc
-        drop |= seen > 0
+            seen = np.cumsum(marker)
+            drop |= (seen - np.r_[0, seen][lines.offsets[:-1]][lines.doc]) > 0
 
-        # The page's headline repeated as its first line belongs in `title`, not in `text`.
         if "title" in table.column_names:
-            first = np.flatnonzero(~empty & ~drop)
-            if len(first):
-                first = first[np.r_[True, doc[first][1:] != doc[first][:-1]]]
-                title = pc.utf8_trim_whitespace(table.column("title").combine_chunks().cast(pa.string()).take(pa.array(doc[first])))
-                same = pc.fill_null(pc.equal(lines.take(pa.array(first)), title), False)
-                drop[first[same.to_numpy(zero_copy_only=False)]] = True
+            before_body = (body_seen == 0) & ~drop
+            drop |= self._headline(lines, table.column("title").combine_chunks().cast(pa.string()), before_body)
+        return _set_text(table, lines.join(~drop))
 
-        keep = ~drop
-        kept_lines = lines.filter(pa.array(keep))
-        new_offsets = np.r_[0, np.cumsum(np.bincount(doc[keep], minlength=len(text)))].astype(np.int32)
-        rebuilt = pa.ListArray.from_arrays(pa.array(new_offsets), kept_lines)
-        joined = pc.binary_join(rebuilt, "\n")
-        return _set_text(table, pc.if_else(pc.is_null(text), None, joined))
+    @staticmethod
+    def _headline(lines: Lines, titles: pa.Array, candidates: np.ndarray) -> np.ndarray:
+        """Lines near the top that repeat the page's headline, which sites often decorate with their
+        own name (`Headline | Site`, `Headline - Site`): the line is the title or starts it."""
+        hit = np.zeros(len(lines), dtype=bool)
+        candidates &= ~lines.empty
+        index = np.flatnonzero(candidates)
+        if not len(index):
+            return hit
+        heads = pc.utf8_lower(lines.lines.take(pa.array(index))).to_pylist()
+        tops = pc.utf8_lower(titles.take(pa.array(lines.doc[index]))).to_pylist()
+        for k, (line, title) in enumerate(zip(heads, tops)):
+            if title and len(line) >= 15 and (line == title or title.startswith(line + " ")):
+                hit[index[k]] = True
+        return hit
 
 
 class EmptyText(Filter):
@@ -136,17 +162,3 @@ class TooShort(Filter):
     def reasons(self, table):
         words = pc.count_substring_regex(pc.fill_null(table.column("text"), ""), r"\S+")
         return pc.if_else(pc.less(words, self.min_words), f"too_short(<{self.min_words} words)", pa.scalar(None, pa.string()))
-
-
-def clean_stages(config: CleanConfig) -> list[Stage]:
-    """The clean stages in order, as the config switches them."""
-    stages: list[Stage] = []
-    if config.fix_unicode:
-        stages.append(FixUnicode())
-    if config.strip_chrome:
-        stages.append(StripChrome())
-    stages.append(NormalizeWhitespace())
-    stages.append(EmptyText())
-    if config.min_words > 0:
-        stages.append(TooShort(config.min_words))
-    return stages

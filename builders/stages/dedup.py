@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from builders.config import DedupConfig
 from builders.schema import ORD, ORD_FILE_SHIFT
-from builders.stages.base import Ledger, Stage
+from builders.stages.base import CorpusStep, Ledger
 from builders.text import minhash
 
 STAGE = "dedup"
@@ -40,7 +40,7 @@ CLUSTERS_SCHEMA = pa.schema(
 
 def normalize_for_matching(text: pa.ChunkedArray | pa.Array) -> pa.Array:
     """Lower-case words separated by single spaces: what counts as 'the same text' for dedup."""
-    text = pc.utf8_lower(pc.fill_null(text, ""))
+    text = pc.utf8_lower(pc.fill_null(text.cast(pa.string()), ""))
     text = pc.replace_substring_regex(text, r"[^\pL\pN]+", " ")
     return pc.utf8_trim(text, " ")
 
@@ -51,12 +51,10 @@ def _hash_strings(values: pa.Array) -> np.ndarray:
 
 
 class DedupFeatures:
-    """The map step: a table of documents to a table of what the reduce step needs about each."""
+    """The map step's work: a table of documents to a table of what the reduce step needs about each."""
 
     def __init__(self, config: DedupConfig) -> None:
         self.config = config
-        mh = config.minhash
-        self.bands, self.rows = minhash.lsh_params(mh.threshold, mh.num_perm) if mh else (0, 0)
 
     def schema(self) -> pa.Schema:
         fields = [
@@ -66,8 +64,11 @@ class DedupFeatures:
             pa.field("length", pa.int64()),
             pa.field("exact", pa.uint64()),
         ]
-        if self.bands:
-            fields.append(pa.field("bands", pa.list_(pa.uint64(), self.bands)))
+        if self.config.minhash:
+            fields += [
+                pa.field("shingles", pa.int32()),
+                pa.field("signature", pa.list_(pa.uint32(), self.config.minhash.num_perm)),
+            ]
         return pa.schema(fields)
 
     def __call__(self, table: pa.Table) -> pa.Table:
@@ -79,29 +80,26 @@ class DedupFeatures:
             "length": pc.utf8_length(pc.fill_null(table.column("text"), "")).cast(pa.int64()),
             "exact": pa.array(_hash_strings(normalized), pa.uint64()),
         }
-        if self.bands:
-            mh = self.config.minhash
+        mh = self.config.minhash
+        if mh:
             tokens = pc.split_pattern(normalized, " ")
             # An empty string splits into one empty token: count it as no tokens at all.
             tokens = pc.if_else(pc.equal(normalized, ""), pa.scalar([], pa.list_(pa.string())), tokens)
-            flat = tokens.flatten()
-            encoded = pc.dictionary_encode(flat).combine_chunks() if isinstance(flat, pa.ChunkedArray) else pc.dictionary_encode(flat)
+            encoded = pc.dictionary_encode(tokens.flatten())
             word_hashes = _hash_strings(encoded.dictionary)[encoded.indices.to_numpy()]
             offsets = tokens.offsets.to_numpy().astype(np.int64)
             offsets -= offsets[0]  # a sliced list array's offsets need not start at zero
             shingles, doc = minhash.shingle_hashes(word_hashes, offsets, mh.ngram)
             sig = minhash.signatures(shingles, doc, len(table), mh.num_perm, mh.seed)
-            bands = minhash.band_hashes(sig, self.bands, self.rows)
-            columns["bands"] = pa.FixedSizeListArray.from_arrays(pa.array(bands.ravel(), pa.uint64()), self.bands)
-            # Documents with no words have no signature: never let them meet in a band.
-            no_words = np.diff(offsets) == 0
-            if no_words.any():
-                columns["bands"] = pc.if_else(pa.array(no_words), pa.scalar(None, columns["bands"].type), columns["bands"])
+            distinct = np.unique((doc.astype(np.uint64) << np.uint64(32)) | shingles.astype(np.uint64))
+            columns["shingles"] = pa.array(np.bincount((distinct >> np.uint64(32)).astype(np.int64), minlength=len(table)), pa.int32())
+            columns["signature"] = pa.FixedSizeListArray.from_arrays(pa.array(sig.ravel(), pa.uint32()), mh.num_perm)
         return pa.table(columns, schema=self.schema())
 
 
-def _group_edges(keys: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Edges joining each row to the first row (in row order) that has the same key."""
+def _group_edges(keys: np.ndarray, valid: np.ndarray | None = None, chain: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Edges joining rows with equal keys: each row to the first (in row order) with its key, and
+    with `chain` also to the one just before it, so verification has more than one way in."""
     rows = np.arange(len(keys)) if valid is None else np.flatnonzero(valid)
     if len(rows) < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
@@ -110,7 +108,38 @@ def _group_edges(keys: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.
     starts = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
     head = order[np.flatnonzero(starts)[np.cumsum(starts) - 1]]
     link = ~starts
-    return order[link], head[link]
+    src, dst = order[link], head[link]
+    if chain:
+        previous = np.r_[-1, order[:-1]]
+        second = link & (previous != head)
+        src, dst = np.r_[src, order[second]], np.r_[dst, previous[second]]
+    return src, dst
+
+
+#: LSH looks for candidates down to this fraction of the threshold; verification then decides.
+CANDIDATE_FACTOR = 0.6
+_EDGE_BLOCK = 1 << 18
+
+
+def verify(sig: np.ndarray, sizes: np.ndarray, src: np.ndarray, dst: np.ndarray, threshold: float,
+           containment: float | None) -> np.ndarray:
+    """Which candidate pairs are copies, judged on their full signatures.
+
+    A pair is a copy when its estimated Jaccard similarity reaches the threshold, or when the
+    smaller document lies inside the larger one to at least `containment` (a truncated copy):
+    |A∩B| = J(|A|+|B|)/(1+J) from the Jaccard estimate J and the shingle counts.
+    """
+    keep = np.zeros(len(src), dtype=bool)
+    for lo in range(0, len(src), _EDGE_BLOCK):
+        a, b = src[lo : lo + _EDGE_BLOCK], dst[lo : lo + _EDGE_BLOCK]
+        jaccard = (sig[a] == sig[b]).mean(axis=1)
+        ok = jaccard >= threshold
+        if containment is not None:
+            size_a, size_b = sizes[a].astype(np.float64), sizes[b].astype(np.float64)
+            common = jaccard * (size_a + size_b) / (1 + jaccard)
+            ok |= common / np.maximum(np.minimum(size_a, size_b), 1) >= containment
+        keep[lo : lo + _EDGE_BLOCK] = ok
+    return keep
 
 
 def reduce(features: pa.Table, config: DedupConfig) -> pa.Table:
@@ -130,16 +159,22 @@ def reduce(features: pa.Table, config: DedupConfig) -> pa.Table:
     if config.exact:
         a, b = _group_edges(exact)
         src.append(a), dst.append(b)
-    if config.minhash and "bands" in features.column_names:
-        bands_col = features.column("bands").combine_chunks()
-        has = pc.is_valid(bands_col).to_numpy(zero_copy_only=False)
-        width = bands_col.type.list_size
-        values = np.zeros((n, width), dtype=np.uint64)
-        if has.any():
-            values[has] = bands_col.filter(pa.array(has)).flatten().to_numpy().reshape(-1, width)
-        for j in range(width):
-            a, b = _group_edges(values[:, j], has)
-            src.append(a), dst.append(b)
+    mh = config.minhash
+    if mh:
+        sig = features.column("signature").combine_chunks().flatten().to_numpy().reshape(n, mh.num_perm)
+        sizes = features.column("shingles").to_numpy()
+        has = sizes > 0  # documents with no words have no signature: never let them meet in a band
+        bands, rows = minhash.lsh_params(mh.threshold * CANDIDATE_FACTOR, mh.num_perm)
+        band_keys = minhash.band_hashes(sig, bands, rows)
+        cand_src, cand_dst = [], []
+        for j in range(bands):
+            a, b = _group_edges(band_keys[:, j], has, chain=True)
+            cand_src.append(a), cand_dst.append(b)
+        a, b = np.concatenate(cand_src), np.concatenate(cand_dst)
+        pairs = np.unique(np.minimum(a, b) * n + np.maximum(a, b))
+        a, b = pairs // n, pairs % n
+        ok = verify(sig, sizes, a, b, mh.threshold, mh.containment)
+        src.append(a[ok]), dst.append(b[ok])
     src, dst = np.concatenate(src), np.concatenate(dst)
     graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
     _, component = connected_components(graph, directed=False)
@@ -191,23 +226,37 @@ def shard_of(ords: np.ndarray) -> np.ndarray:
     return ords >> ORD_FILE_SHIFT
 
 
-def write_decisions(clusters: pa.Table, folder: Path, shards: list[int]) -> None:
-    """One decisions file per shard, so each apply task reads only its own rows."""
-    folder.mkdir(parents=True, exist_ok=True)
-    owner = shard_of(clusters.column(ORD).to_numpy())
-    for shard in shards:
-        pq.write_table(clusters.filter(pa.array(owner == shard)), folder / f"decisions-{shard:05d}.parquet")
-
-
-class ApplyDecisions(Stage):
-    """The apply step: drops every copy that is not its cluster's survivor, saying which one it copies."""
+class Dedup(CorpusStep):
+    """Exact and MinHash dedup as one corpus step: features per batch, clusters once, filter per shard."""
 
     stage = STAGE
+    label = "dedup clusters"
 
-    def __init__(self, decisions: pa.Table) -> None:
-        self.decisions = decisions
+    def __init__(self, config: DedupConfig) -> None:
+        self.config = config
+        self.features = DedupFeatures(config)
+        self.decisions: pa.Table | None = None
+
+    def map(self, table: pa.Table) -> pa.Table:
+        return self.features(table)
+
+    def reduce(self, summaries, model: Path, shards, output: Path) -> None:
+        features = pa.concat_tables([pq.read_table(p) for p in summaries]) if summaries else self.features.schema().empty_table()
+        clusters = reduce(features, self.config)
+        del features
+        (output / "dedup").mkdir(parents=True, exist_ok=True)
+        pq.write_table(clusters.drop([ORD]), output / "dedup" / "clusters.parquet")
+        # One decisions file per shard, so each apply task reads only its own rows.
+        model.mkdir(parents=True, exist_ok=True)
+        owner = shard_of(clusters.column(ORD).to_numpy())
+        for shard in shards:
+            pq.write_table(clusters.filter(pa.array(owner == shard)), model / f"decisions-{shard:05d}.parquet")
+
+    def load(self, model: Path, shard: int) -> None:
+        self.decisions = pq.read_table(model / f"decisions-{shard:05d}.parquet")
 
     def apply(self, table: pa.Table, ledger: Ledger) -> pa.Table:
+        """Drop every copy that is not its cluster's survivor, saying which one it copies."""
         joined = table.join(self.decisions.select([ORD, "kept", "method", "duplicate_of"]), ORD, join_type="left outer")
         joined = joined.sort_by(ORD)
         kept = pc.fill_null(joined.column("kept"), True)

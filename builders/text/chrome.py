@@ -7,41 +7,61 @@ from __future__ import annotations
 
 #: Lines that are always chrome, wherever they stand.
 CHROME_LINES = [
-    r"(©|\(c\)|copyright\b).{0,120}",
+    r"(©|\(c\)|copyright\b).{0,160}",
     r".{0,80}\ball rights reserved\.?",
     r"%d bloggers like this:?",
-    r"(like|share) this:?",
+    r"(like|share) this:?|like",
     r"like loading\.*|loading\.\.\.",
     r"((share|tweet|email|print|pin|facebook|twitter|whatsapp|telegram|linkedin|reddit|pinterest|messenger|x)( on \w+)?[\s|·•,]*){1,10}",
-    r"(leave a (reply|comment)|cancel reply|post a comment|add a comment|join the discussion)\.?",
-    r"(no|\d[\d,.]*k?) (comments?|responses?|shares?|views?)",
+    r"click to (share|email|print).{0,80}",
+    r"(leave a (reply|comment)|cancel reply|post a comment|add a comment|join the discussion|reply|post comment|submit)( cancel reply)?\.?",
+    r"you must be logged in to post a comment\.?|comments are (moderated|closed).{0,80}",
+    r"(name|email|website|comment|your email)\s*\*?",
+    r"(no|\d[\d,.]*k?) (comments?|responses?|shares?|views?|reads?)",
+    r"[\w.' -]{2,40} says:",
     r"your email address will not be published\..{0,80}",
     r"(required fields are marked|save my name, email).{0,160}",
-    r".{0,60}\b(we|this (web)?site) uses? cookies\b.{0,240}",
-    r"(accept( all)?( cookies)?|manage (cookie )?preferences|cookie (policy|settings))",
-    r"(subscribe|sign up)( now)? (to|for) (our|the) (daily |weekly )?(newsletter|updates).{0,160}",
+    r".{0,160}\b(use of|uses?|accept|allow|consent to|about) (our )?cookies\b.{0,200}",
+    r"(accept( all)?( cookies)?|manage (cookie )?(preferences|settings)|cookie (policy|settings))",
+    r"(subscribe|sign up)( now)?( (to|for) (our|the) (daily |weekly )?(newsletter|updates|briefing).{0,160})?",
     r"(tags?|filed under|categories|category|topics?)\s*:.{0,300}",
     r"(posted|published|updated|last updated)( on| at)?\s*:?\s.{0,80}",
-    r"(«|‹|<)?\s*(previous|next|older|newer) (post|article|story)\s*(»|›|>)?\s*:?.{0,200}",
-    r"home\s*(»|›|>|/|\|)\s*.{0,200}",
-    r"(advertisement|sponsored content|read more|continue reading|click here to read more)\.?",
-    r"(related|related (posts|articles|stories|news)|you may also like|more (from|stories|news).{0,60}|recommended( for you)?|post navigation|comments|trending( now)?)\s*:?",
+    r"(by [\w.'’ -]{2,40}|by .{2,60}\|.{0,160})",
+    r"((monday|tuesday|wednesday|thursday|friday|saturday|sunday),? )?((january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.? \d{1,2},? \d{4}|\d{1,2} (january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.? \d{4})( at \d{1,2}:\d{2}( ?[ap]m)?)?.{0,40}",
+    r"\d+ (seconds?|minutes?|mins?|hours?|days?|weeks?) ago",
+    r"(«|‹|<|←)?\s*(previous|next|older|newer)( (post|article|story))?\s*(»|›|>|→)?\s*:?.{0,200}",
+    r".{0,200}\s(»|›|→)",
+    r"(«|‹|←)\s.{0,200}",
+    r"home\s*(»|›|>|/|\||·|•)\s*.{0,200}",
+    r"(advertisement|sponsored content|read more|read also|see also|continue reading|click here to read more|skip to (main )?content)\.?",
+    r"(trending( now)?|most (read|popular|viewed))\s*:.{0,300}",
+    r"(source|sources|credit|via)\s*:.{0,80}",
+    r"this (story|article|report) (was|is) (provided|supplied|written|produced) by .{0,80}",
+    r"[—–-]\s*[\w ./]{2,30}",
+    r"(proudly )?powered by .{0,120}",
+    r"(related|related (posts|articles|stories|news)|you may also like|more (from|stories|news).{0,60}|recommended( for you)?|post navigation|comments|trending( now)?|most (read|popular|viewed))\s*:?",
 ]
 
-#: Lines after which, in the lower part of a page, nothing more belongs to the article.
+#: Lines after which, once the article has begun, nothing more belongs to it.
 TAIL_MARKERS = [
-    r"leave a (reply|comment)",
+    r"leave a (reply|comment)( cancel reply)?",
     r"related|related (posts|articles|stories|news)|you may also like|recommended( for you)?",
-    r"more (from|stories|news).{0,60}",
+    r"more (from|stories|news).{0,60}|trending( now)?|most (read|popular|viewed)",
     r"post navigation|comments|share this:?|like this:?|%d bloggers like this:?",
+    r"(no|\d+) (comments?|responses?|replies|thoughts on .{0,200})",
 ]
+
+#: A wire dateline opening a paragraph ("MADRID, 3 Jan. (EUROPA PRESS) -", "Paris (AFP) -"):
+#: removed from the line, which may go on with the article's first sentence.
+DATELINE = r"(?m)^[A-Z][\w.'’ -]{1,40}?(,\s*[\w .]{1,25}?)?\s*\([A-Z][\w .]{1,20}\)\s*\.?\s*[-–—]+\s*"
 
 #: A teaser of another story: a line cut off with an ellipsis (the title line before it goes too).
 TEASER_LINE = r"^.{40,}(\.\.\.|…)$"
 
-#: Teasers and tail markers count only in the part of the page below this fraction of its lines,
-#: so an article that merely mentions "Comments" near its top is not cut short.
-TAIL_FROM = 0.3
+#: A line of at least this many words is article body; teasers and end markers count only after
+#: `BODY_BEFORE_TAIL` such lines, so a page whose top mentions "Comments" is not cut short.
+BODY_WORDS = 20
+BODY_BEFORE_TAIL = 2
 
 
 def whole_line(patterns: list[str]) -> str:

@@ -1,0 +1,109 @@
+"""Site chrome found by corpus statistics: lines a site repeats on pages about different stories.
+
+A site's own chrome (its name and tagline, menus, credit and sign-up lines, "Read also", even
+stamps like "Published 03/01/2020 23:55" once digits are folded) recurs on its pages whatever the
+story; an article's paragraphs recur across sites, but on one site only under one headline. So a
+line (its shape: lower case, digits folded) is chrome for a site when that site shows it on pages
+with at least two different headlines, and chrome everywhere when that holds on `min_sites` sites.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from builders.stages.base import CorpusStep, Ledger
+from builders.stages.clean import Lines, _set_text
+from builders.stages.dedup import _hash_strings
+
+SUMMARY_SCHEMA = pa.schema(
+    [("site", pa.uint64()), ("line", pa.uint64()), ("tmin", pa.uint64()), ("tmax", pa.uint64()), ("pages", pa.int64())]
+)
+_NO_SITE = np.uint64(0)
+
+
+def line_shapes(lines: pa.Array) -> np.ndarray:
+    """A hash per line of its shape: case and digits do not matter, so per-page stamps match."""
+    shape = pc.replace_substring_regex(pc.utf8_lower(lines), r"\d+", "0")
+    shape = pc.replace_substring_regex(shape, r"\s+", " ")
+    return _hash_strings(shape)
+
+
+def _site_keys(table: pa.Table) -> np.ndarray:
+    if "source" not in table.column_names:
+        return np.zeros(table.num_rows, dtype=np.uint64)
+    source = table.column("source").combine_chunks().cast(pa.string())
+    keys = _hash_strings(pc.fill_null(source, ""))
+    keys[pc.is_null(source).to_numpy(zero_copy_only=False)] = _NO_SITE
+    return keys
+
+
+def _headline_keys(table: pa.Table) -> np.ndarray:
+    """What tells one story from another on a site: the headline, or the text when there is none."""
+    text = pc.fill_null(table.column("text").combine_chunks().cast(pa.string()), "")
+    if "title" not in table.column_names:
+        return _hash_strings(text)
+    title = table.column("title").combine_chunks().cast(pa.string())
+    return _hash_strings(pc.if_else(pc.is_valid(title), pc.utf8_lower(title), text))
+
+
+def _pair_keys(site: np.ndarray, line: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return site * np.uint64(0x9E3779B97F4A7C15) ^ line
+
+
+class RepeatedLines(CorpusStep):
+    stage = "clean"
+    label = "chrome lines"
+
+    def __init__(self, min_sites: int = 2) -> None:
+        self.min_sites = min_sites
+        self.site_pairs: np.ndarray | None = None
+        self.everywhere: np.ndarray | None = None
+
+    def map(self, table: pa.Table) -> pa.Table | None:
+        if table.num_rows == 0:
+            return None
+        lines = Lines(table.column("text").combine_chunks())
+        keep = ~lines.empty
+        frame = pa.table(
+            {
+                "site": _site_keys(table)[lines.doc[keep]],
+                "line": line_shapes(lines.lines.filter(pa.array(keep))),
+                "title": _headline_keys(table)[lines.doc[keep]],
+            }
+        )
+        grouped = frame.group_by(["site", "line"]).aggregate([("title", "min"), ("title", "max"), ("title", "count")])
+        return pa.table(
+            [grouped["site"], grouped["line"], grouped["title_min"], grouped["title_max"], grouped["title_count"]],
+            schema=SUMMARY_SCHEMA,
+        )
+
+    def reduce(self, summaries, model: Path, shards, output: Path) -> None:
+        tables = [pq.read_table(p) for p in summaries]
+        stats = pa.concat_tables(tables) if tables else SUMMARY_SCHEMA.empty_table()
+        stats = stats.group_by(["site", "line"]).aggregate([("tmin", "min"), ("tmax", "max"), ("pages", "sum")])
+        varied = pc.and_(pc.not_equal(stats["tmin_min"], stats["tmax_max"]), pc.not_equal(stats["site"], _NO_SITE))
+        chrome = stats.filter(varied).select(["site", "line"])
+        per_line = chrome.group_by("line").aggregate([("site", "count")])
+        everywhere = per_line.filter(pc.greater_equal(per_line["site_count"], self.min_sites))["line"]
+        model.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table({"key": np.sort(_pair_keys(chrome["site"].to_numpy(), chrome["line"].to_numpy()))}), model / "site-lines.parquet")
+        pq.write_table(pa.table({"line": np.sort(everywhere.to_numpy())}), model / "lines.parquet")
+
+    def load(self, model: Path, shard: int) -> None:
+        self.site_pairs = pq.read_table(model / "site-lines.parquet")["key"].to_numpy()
+        self.everywhere = pq.read_table(model / "lines.parquet")["line"].to_numpy()
+
+    def apply(self, table: pa.Table, ledger: Ledger) -> pa.Table:
+        if table.num_rows == 0:
+            return table
+        lines = Lines(table.column("text").combine_chunks())
+        shapes = line_shapes(lines.lines)
+        pairs = _pair_keys(_site_keys(table)[lines.doc], shapes)
+        drop = ~lines.empty & (np.isin(pairs, self.site_pairs) | np.isin(shapes, self.everywhere))
+        return _set_text(table, lines.join(~drop))
