@@ -11,7 +11,8 @@ import json
 import math
 import random
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from contextlib import ExitStack
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
@@ -465,43 +466,42 @@ def generate(
             html_dir = out / "html" / f"{shard:05d}"
             if want_html:
                 html_dir.mkdir(parents=True, exist_ok=True)
-            warc_fh = warc = None
-            if want_warc:
-                warc_fh = open(out / "warc" / f"pages-{shard:05d}.warc.gz", "wb")
-                warc = WARCWriter(warc_fh, gzip=True)
-            for pos in range(shard * shard_pages, min(pages, (shard + 1) * shard_pages)):
-                i = int(gen.order[pos])
-                rec = gen.build(i)
-                pid = f"p{pos:0{gen.id_width}d}"
-                site = gen.sites[rec["site_index"]]
-                text = render_text(site, rec["blocks"])
-                crawled = _iso(rec["crawl"])
-                lines.append(json.dumps({"id": pid, "url": rec["url"], "site": rec["site"], "title": rec["page_title"],
-                                         "text": text, "crawled_at": crawled}, ensure_ascii=False))
-                kind = KINDS[rec["kind"]]
-                kinds[kind] += 1
-                cols["id"].append(pid)
-                cols["story"].append(rec["story"])
-                cols["site"].append(rec["site"])
-                cols["kind"].append(kind)
-                cols["title"].append(rec["headline"])
-                cols["text"].append("\n\n".join(rec["body"]))
-                cols["parent"].append(rec["parent"])
-                cols["duplicate_of"].append(rec["duplicate_of"])
-                cols["edits"].append(rec["edits"])
-                if want_html or want_warc:
-                    doc = render_html(site, rec["page_title"], rec["url"], rec["blocks"], gen.related_urls(rec))
-                    if want_html:
-                        (html_dir / f"{pid}.html").write_text(doc, encoding="utf-8")
-                    if want_warc:
-                        body = doc.encode("utf-8")
-                        http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8"),
-                                                           ("Content-Length", str(len(body)))], protocol="HTTP/1.1")
-                        warc.write_record(warc.create_warc_record(
-                            rec["url"], "response", payload=io.BytesIO(body), length=None, http_headers=http,
-                            warc_headers_dict={"WARC-Date": crawled, "WARC-Record-ID": _record_id(seed, pid)}))
-            if warc_fh is not None:
-                warc_fh.close()
+            with ExitStack() as stack:
+                warc = None
+                if want_warc:
+                    warc_fh = stack.enter_context(open(out / "warc" / f"pages-{shard:05d}.warc.gz", "wb"))
+                    warc = WARCWriter(warc_fh, gzip=True)
+                for pos in range(shard * shard_pages, min(pages, (shard + 1) * shard_pages)):
+                    i = int(gen.order[pos])
+                    rec = gen.build(i)
+                    pid = f"p{pos:0{gen.id_width}d}"
+                    site = gen.sites[rec["site_index"]]
+                    text = render_text(site, rec["blocks"])
+                    crawled = _iso(rec["crawl"])
+                    lines.append(json.dumps({"id": pid, "url": rec["url"], "site": rec["site"], "title": rec["page_title"],
+                                             "text": text, "crawled_at": crawled}, ensure_ascii=False))
+                    kind = KINDS[rec["kind"]]
+                    kinds[kind] += 1
+                    cols["id"].append(pid)
+                    cols["story"].append(rec["story"])
+                    cols["site"].append(rec["site"])
+                    cols["kind"].append(kind)
+                    cols["title"].append(rec["headline"])
+                    cols["text"].append("\n\n".join(rec["body"]))
+                    cols["parent"].append(rec["parent"])
+                    cols["duplicate_of"].append(rec["duplicate_of"])
+                    cols["edits"].append(rec["edits"])
+                    if want_html or want_warc:
+                        doc = render_html(site, rec["page_title"], rec["url"], rec["blocks"], gen.related_urls(rec))
+                        if want_html:
+                            (html_dir / f"{pid}.html").write_text(doc, encoding="utf-8")
+                        if want_warc:
+                            body = doc.encode("utf-8")
+                            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8"),
+                                                               ("Content-Length", str(len(body)))], protocol="HTTP/1.1")
+                            warc.write_record(warc.create_warc_record(
+                                rec["url"], "response", payload=io.BytesIO(body), length=None, http_headers=http,
+                                warc_headers_dict={"WARC-Date": crawled, "WARC-Record-ID": _record_id(seed, pid)}))
             _write_gzip(out / "raw" / f"pages-{shard:05d}.jsonl.gz", lines)
             writer.write_table(pa.table(cols, schema=TRUTH_SCHEMA))
     finally:

@@ -10,15 +10,19 @@ from datetime import datetime, timedelta
 
 __all__ = [
     "AGENCIES",
+    "AGENCY_INDEX",
     "CITIES",
+    "SECTIONS",
     "Page",
     "Site",
-    "make_site",
-    "render_text",
-    "render_html",
-    "junk_blocks",
-    "slugify",
+    "build_blocks",
     "format_dateline",
+    "junk_blocks",
+    "make_site",
+    "page_url",
+    "render_html",
+    "render_text",
+    "slugify",
 ]
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
