@@ -37,12 +37,16 @@ def main(argv: list[str] | None = None) -> int:
         missing = [n for n in ("source", "pages", "out") if getattr(args, n) is None]
         if missing:
             ap.error("missing " + ", ".join("--" + m for m in missing) + " (or use --sample)")
-        manifest = generate(
-            args.source, args.out, args.pages, seed=args.seed, formats=args.formats.split(","),
-            shard_pages=args.shard_pages,
-            stories=args.stories if args.stories in (None, "source") else int(args.stories), junk=args.junk,
-            followup_rate=args.followup_rate, n_sites=args.sites,
-        )
+        try:
+            manifest = generate(
+                args.source, args.out, args.pages, seed=args.seed, formats=args.formats.split(","),
+                shard_pages=args.shard_pages,
+                stories=args.stories if args.stories in (None, "source") else int(args.stories),
+                junk=args.junk, followup_rate=args.followup_rate, n_sites=args.sites,
+            )
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     elapsed = time.perf_counter() - t
     print(json.dumps({"pages": manifest["pages"], "stories": manifest["stories"], "kinds": manifest["kinds"],
                       "seconds": round(elapsed, 1)}), file=sys.stderr)
