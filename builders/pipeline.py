@@ -41,7 +41,7 @@ def build_plan(config: BuildConfig) -> list[Stage]:
         plan.append(clean_stage.NormalizeWhitespace())
         if config.clean.repeated_lines:
             plan += [RepeatedLines(), clean_stage.NormalizeWhitespace()]
-        plan.append(clean_stage.EmptyText())
+        plan += [clean_stage.EmptyText(), clean_stage.ErrorPage(), clean_stage.ListingPage()]
         if config.clean.min_words > 0:
             plan.append(clean_stage.TooShort(config.clean.min_words))
     if config.dedup:

@@ -51,7 +51,7 @@ def test_end_to_end(dump):
     assert totals == {"read": len(records), "published": 6, "rejected": len(rejected), "quarantined": 0, "reconciled": True}
     assert totals["read"] == totals["published"] + totals["rejected"]
     assert set(rejected["stage"]) == {"clean", "dedup"}
-    assert rejected.loc[rejected["id"] == "junk-1", "reason"].tolist() == ["too_short(<20 words)"]
+    assert rejected.loc[rejected["id"] == "junk-1", "reason"].tolist() == ["error_page"]
     copies = rejected[rejected["stage"] == "dedup"]
     assert len(copies) == 24
     assert (copies["duplicate_of"] == copies["id"].str.replace(r"-c\d+$", "-c0", regex=True)).all()

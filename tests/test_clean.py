@@ -82,9 +82,28 @@ def plan_config(**clean):
     return BuildConfig.model_validate({"name": "t", "input": {"paths": ["x"]}, "publish": {"output": "o"}, "clean": clean})
 
 
+def test_error_pages_are_dropped_but_articles_about_them_are_not():
+    from builders.stages.clean import ErrorPage
+
+    error = "Oops! That page can’t be found.\n\nIt looks like nothing was found at this location. Maybe try a search?"
+    story = article(6, paragraphs=5) + " The outage left users staring at a 404 error page not found for hours."
+    table, ledger = run([ErrorPage()], [error, story])
+    assert table.column("id").to_pylist() == ["1"]
+    assert dict(ledger.stage("clean").dropped) == {"error_page": 1}
+
+
+def test_listing_pages_are_dropped():
+    from builders.stages.clean import ListingPage
+
+    teaser = "The council approved a new harbour plan on Monday after months of debate among members and..."
+    listing = "\n\n".join(["First story title", teaser, "Second story title", teaser.replace("council", "mayor"), "Page 1 of 9"])
+    table, ledger = run([ListingPage()], [listing, article(7) + "\n\n" + teaser])
+    assert table.column("id").to_pylist() == ["1"] and dict(ledger.stage("clean").dropped) == {"listing_page": 1}
+
+
 def test_switches():
     names = [type(s).__name__ for s in build_plan(plan_config())]
     assert names == ["FixUnicode", "StripChrome", "NormalizeWhitespace", "RepeatedLines", "NormalizeWhitespace",
-                     "EmptyText", "TooShort", "Dedup"]
+                     "EmptyText", "ErrorPage", "ListingPage", "TooShort", "Dedup"]
     off = plan_config(fix_unicode=False, strip_chrome=False, repeated_lines=False, min_words=0)
-    assert [type(s).__name__ for s in build_plan(off)] == ["NormalizeWhitespace", "EmptyText", "Dedup"]
+    assert [type(s).__name__ for s in build_plan(off)] == ["NormalizeWhitespace", "EmptyText", "ErrorPage", "ListingPage", "Dedup"]

@@ -86,6 +86,12 @@ class NormalizeWhitespace(Transform):
         return _set_text(table, pc.utf8_trim(text, "\n "))
 
 
+def body_lines(lines: Lines) -> np.ndarray:
+    """Lines long enough to be article paragraphs rather than chrome."""
+    words = pc.count_substring_regex(lines.lines, r"\S+")
+    return pc.greater_equal(words, chrome.BODY_WORDS).to_numpy(zero_copy_only=False)
+
+
 class StripChrome(Transform):
     """Removes wire datelines, lines that fixed rules know as chrome, the page's own headline line,
     teasers of other stories and everything after an end-of-article marker once the body has begun.
@@ -103,13 +109,14 @@ class StripChrome(Transform):
         lines = Lines(pc.replace_substring_regex(text, chrome.DATELINE, ""))
         n = len(lines)
         drop = lines.match(self._chrome)
-        body = pc.greater_equal(pc.count_substring_regex(lines.lines, r"\S+"), chrome.BODY_WORDS).to_numpy(zero_copy_only=False)
+        teaser_shaped = lines.match(chrome.TEASER_LINE)
+        body = body_lines(lines) & ~teaser_shaped
         body_seen = np.cumsum(body)
         body_seen -= np.r_[0, body_seen][lines.offsets[:-1]][lines.doc]
         after_body = body_seen - body >= chrome.BODY_BEFORE_TAIL
 
         # A teaser drops with the title line just above it (the nearest non-empty line).
-        teaser = lines.match(chrome.TEASER_LINE) & after_body
+        teaser = teaser_shaped & after_body
         index = np.where(~lines.empty, np.arange(n), -1)
         previous = np.maximum.accumulate(np.r_[-1, index[:-1]])
         titles = previous[teaser]
@@ -151,6 +158,34 @@ class EmptyText(Filter):
     def reasons(self, table):
         empty = pc.equal(pc.utf8_length(pc.fill_null(table.column("text"), "")), 0)
         return pc.if_else(empty, "empty", pa.scalar(None, pa.string()))
+
+
+class ErrorPage(Filter):
+    """Drops pages that are a site's error or empty-result page rather than an article."""
+
+    PATTERN = (
+        r"(?i)(\b404\b.{0,80}\b(not found|error)\b|page (was )?not found|page you (are|were) looking for|"
+        r"nothing was found at this location|that page can.?t be found|no (posts|results|articles) (were )?found)"
+    )
+    MAX_WORDS = 150  # an article that mentions a 404 page in passing is longer than an error page
+
+    def reasons(self, table):
+        text = pc.fill_null(table.column("text"), "")
+        error = pc.and_(pc.match_substring_regex(text, self.PATTERN),
+                        pc.less(pc.count_substring_regex(text, r"\S+"), self.MAX_WORDS))
+        return pc.if_else(error, "error_page", pa.scalar(None, pa.string()))
+
+
+class ListingPage(Filter):
+    """Drops index and category pages: teasers of several stories and no paragraph of their own."""
+
+    def reasons(self, table):
+        lines = Lines(table.column("text").combine_chunks())
+        teaser = lines.match(chrome.TEASER_LINE)
+        body = body_lines(lines) & ~teaser
+        n = table.num_rows
+        listing = (np.bincount(lines.doc[teaser], minlength=n) >= 2) & (np.bincount(lines.doc[body], minlength=n) == 0)
+        return pc.if_else(pa.array(listing), "listing_page", pa.scalar(None, pa.string()))
 
 
 class TooShort(Filter):

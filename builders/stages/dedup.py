@@ -68,6 +68,7 @@ class DedupFeatures:
             fields += [
                 pa.field("shingles", pa.int32()),
                 pa.field("signature", pa.list_(pa.uint32(), self.config.minhash.num_perm)),
+                pa.field("lead", pa.list_(pa.uint64(), candidate_params(self.config.minhash)[0])),
             ]
         return pa.schema(fields)
 
@@ -94,6 +95,14 @@ class DedupFeatures:
             distinct = np.unique((doc.astype(np.uint64) << np.uint64(32)) | shingles.astype(np.uint64))
             columns["shingles"] = pa.array(np.bincount((distinct >> np.uint64(32)).astype(np.int64), minlength=len(table)), pa.int32())
             columns["signature"] = pa.FixedSizeListArray.from_arrays(pa.array(sig.ravel(), pa.uint32()), mh.num_perm)
+            # The lead: wire copies are cut at the end, rarely at the start, so a copy that lost
+            # half its story still shares its opening; a second index on it finds such copies.
+            first = np.searchsorted(doc, np.arange(len(table)))
+            lead = np.arange(len(doc)) - first[doc] < LEAD_SHINGLES
+            lead_sig = minhash.signatures(shingles[lead], doc[lead], len(table), mh.num_perm, mh.seed)
+            bands, rows = candidate_params(mh)
+            lead_keys = minhash.band_hashes(lead_sig, bands, rows)
+            columns["lead"] = pa.FixedSizeListArray.from_arrays(pa.array(lead_keys.ravel(), pa.uint64()), bands)
         return pa.table(columns, schema=self.schema())
 
 
@@ -117,8 +126,15 @@ def _group_edges(keys: np.ndarray, valid: np.ndarray | None = None, chain: bool 
 
 
 #: LSH looks for candidates down to this fraction of the threshold; verification then decides.
-CANDIDATE_FACTOR = 0.6
+CANDIDATE_FACTOR = 0.4
+#: Shingles of a document's opening that the lead index covers (about its first 60 words).
+LEAD_SHINGLES = 56
 _EDGE_BLOCK = 1 << 18
+
+
+def candidate_params(mh) -> tuple[int, int]:
+    """LSH bands and rows for candidates: tuned for a threshold well below the one verified."""
+    return minhash.lsh_params(mh.threshold * CANDIDATE_FACTOR, mh.num_perm)
 
 
 def verify(sig: np.ndarray, sizes: np.ndarray, src: np.ndarray, dst: np.ndarray, threshold: float,
@@ -164,12 +180,14 @@ def reduce(features: pa.Table, config: DedupConfig) -> pa.Table:
         sig = features.column("signature").combine_chunks().flatten().to_numpy().reshape(n, mh.num_perm)
         sizes = features.column("shingles").to_numpy()
         has = sizes > 0  # documents with no words have no signature: never let them meet in a band
-        bands, rows = minhash.lsh_params(mh.threshold * CANDIDATE_FACTOR, mh.num_perm)
+        bands, rows = candidate_params(mh)
         band_keys = minhash.band_hashes(sig, bands, rows)
+        lead_keys = features.column("lead").combine_chunks().flatten().to_numpy().reshape(n, bands)
         cand_src, cand_dst = [], []
-        for j in range(bands):
-            a, b = _group_edges(band_keys[:, j], has, chain=True)
-            cand_src.append(a), cand_dst.append(b)
+        for keys in (band_keys, lead_keys):
+            for j in range(bands):
+                a, b = _group_edges(keys[:, j], has, chain=True)
+                cand_src.append(a), cand_dst.append(b)
         a, b = np.concatenate(cand_src), np.concatenate(cand_dst)
         pairs = np.unique(np.minimum(a, b) * n + np.maximum(a, b))
         a, b = pairs // n, pairs % n
