@@ -61,7 +61,7 @@ class Pass:
     @property
     def label(self) -> str:
         names = ["ingest"] if self.index == 0 else []
-        for stage in ((self.opens,) if self.opens else ()) + self.stages:
+        for stage in ((self.opens,) if self.opens else ()) + self.stages + ((self.closes,) if self.closes else ()):
             if stage.stage not in names:
                 names.append(stage.stage)
         return "+".join(names) or "copy"

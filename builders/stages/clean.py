@@ -110,7 +110,7 @@ class StripChrome(Transform):
         n = len(lines)
         drop = lines.match(self._chrome)
         teaser_shaped = lines.match(chrome.TEASER_LINE)
-        body = body_lines(lines) & ~teaser_shaped
+        body = body_lines(lines) & ~teaser_shaped & ~drop  # a long cookie notice is not the article
         body_seen = np.cumsum(body)
         body_seen -= np.r_[0, body_seen][lines.offsets[:-1]][lines.doc]
         after_body = body_seen - body >= chrome.BODY_BEFORE_TAIL

@@ -53,7 +53,7 @@ TAIL_MARKERS = [
 
 #: A wire dateline opening a paragraph ("MADRID, 3 Jan. (EUROPA PRESS) -", "Paris (AFP) -"):
 #: removed from the line, which may go on with the article's first sentence.
-DATELINE = r"(?m)^[A-Z][\w.'’ -]{1,40}?(,\s*[\w .]{1,25}?)?\s*\([A-Z][\w .]{1,20}\)\s*\.?\s*[-–—]+\s*"
+DATELINE = r"(?m)^[A-Z][\w.'’ -]{1,40}?(,\s*[\w .]{1,25}?)?\s*\([A-Za-z][\w .]{1,20}\)\s*\.?\s*[-–—]+\s*"
 
 #: A teaser of another story: a line cut off with an ellipsis (the title line before it goes too).
 TEASER_LINE = r"^.{40,}(\.\.\.|…)$"
