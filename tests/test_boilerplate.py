@@ -65,3 +65,19 @@ def test_recrawls_of_one_story_keep_their_text(tmp_path):
     other = [page(0, 2, day=4), page(0, 3, day=5)]
     texts = run(same + other, tmp_path)
     assert texts["crawl-1"] == lines_of(article(501))
+
+
+def test_a_paragraph_two_stories_share_stays_but_a_long_notice_on_every_page_goes(tmp_path):
+    notice = ("We use cookies to give you the best experience on our website and to show you relevant "
+              "adverts; by continuing to browse you agree to our use of cookies and similar tools.")
+    background = article(900, paragraphs=1)  # one long paragraph both stories reuse
+    pages = []
+    for story in range(20):  # two of twenty pages: a tenth of the site
+        body = article(600 + story, paragraphs=3)
+        if story in (2, 7):
+            body += "\n\n" + background
+        pages.append({"id": f"p{story}", "source": "one.example", "title": f"Headline number {story}",
+                      "text": "\n\n".join([notice, body])})
+    texts = run(pages, tmp_path)
+    assert all(notice not in lines for lines in texts.values())
+    assert texts["p2"][-1] == background and texts["p7"][-1] == background

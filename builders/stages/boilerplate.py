@@ -5,6 +5,9 @@ stamps like "Published 03/01/2020 23:55" once digits are folded) recurs on its p
 story; an article's paragraphs recur across sites, but on one site only under one headline. So a
 line (its shape: lower case, digits folded) is chrome for a site when that site shows it on pages
 with at least two different headlines, and chrome everywhere when that holds on `min_sites` sites.
+A paragraph-length line must also stand on a good share of the site's pages: stories do reuse a
+background paragraph now and then, chrome that long (a cookie notice, an "about us" blurb) is
+on most pages of its site.
 """
 
 from __future__ import annotations
@@ -17,13 +20,19 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from builders.stages.base import CorpusStep, Ledger
-from builders.stages.clean import Lines, _set_text
+from builders.stages.clean import Lines, _set_text, body_lines
 from builders.stages.dedup import _hash_strings
 
+# One row per (site, line shape) seen in a batch, plus one row per site with `line` = PAGES_ROW
+# counting the site's pages, so the reduce knows what share of a site's pages a line is on.
 SUMMARY_SCHEMA = pa.schema(
-    [("site", pa.uint64()), ("line", pa.uint64()), ("tmin", pa.uint64()), ("tmax", pa.uint64()), ("pages", pa.int64())]
+    [("site", pa.uint64()), ("line", pa.uint64()), ("tmin", pa.uint64()), ("tmax", pa.uint64()),
+     ("pages", pa.int64()), ("long", pa.bool_())]
 )
 _NO_SITE = np.uint64(0)
+PAGES_ROW = np.uint64(0)
+#: Share of a site's pages a paragraph-length line must be on to count as that site's chrome.
+LONG_LINE_SHARE = 0.2
 
 
 def line_shapes(lines: pa.Array) -> np.ndarray:
@@ -70,25 +79,45 @@ class RepeatedLines(CorpusStep):
             return None
         lines = Lines(table.column("text").combine_chunks())
         keep = ~lines.empty
+        sites = _site_keys(table)
+        kept = lines.lines.filter(pa.array(keep))
         frame = pa.table(
             {
-                "site": _site_keys(table)[lines.doc[keep]],
-                "line": line_shapes(lines.lines.filter(pa.array(keep))),
+                "site": sites[lines.doc[keep]],
+                "line": line_shapes(kept),
                 "title": _headline_keys(table)[lines.doc[keep]],
+                "long": body_lines(lines)[keep],
             }
         )
-        grouped = frame.group_by(["site", "line"]).aggregate([("title", "min"), ("title", "max"), ("title", "count")])
-        return pa.table(
-            [grouped["site"], grouped["line"], grouped["title_min"], grouped["title_max"], grouped["title_count"]],
+        grouped = frame.group_by(["site", "line"]).aggregate(
+            [("title", "min"), ("title", "max"), ("title", "count"), ("long", "max")]
+        )
+        per_site = pa.table({"site": sites}).group_by("site").aggregate([("site", "count")])
+        n = per_site.num_rows
+        page_rows = pa.table(
+            [per_site["site"], pa.array(np.full(n, PAGES_ROW)), pa.array(np.zeros(n, np.uint64)),
+             pa.array(np.zeros(n, np.uint64)), per_site["site_count"], pa.array(np.zeros(n, bool))],
             schema=SUMMARY_SCHEMA,
         )
+        line_rows = pa.table(
+            [grouped["site"], grouped["line"], grouped["title_min"], grouped["title_max"], grouped["title_count"],
+             grouped["long_max"]],
+            schema=SUMMARY_SCHEMA,
+        )
+        return pa.concat_tables([page_rows, line_rows])
 
     def reduce(self, summaries, model: Path, shards, output: Path) -> None:
         tables = [pq.read_table(p) for p in summaries]
         stats = pa.concat_tables(tables) if tables else SUMMARY_SCHEMA.empty_table()
-        stats = stats.group_by(["site", "line"]).aggregate([("tmin", "min"), ("tmax", "max"), ("pages", "sum")])
+        stats = stats.group_by(["site", "line"]).aggregate(
+            [("tmin", "min"), ("tmax", "max"), ("pages", "sum"), ("long", "max")]
+        )
+        is_count = pc.equal(stats["line"], PAGES_ROW)
+        counts = stats.filter(is_count).select(["site", "pages_sum"]).rename_columns(["site", "site_pages"])
+        stats = stats.filter(pc.invert(is_count)).join(counts, "site")
         varied = pc.and_(pc.not_equal(stats["tmin_min"], stats["tmax_max"]), pc.not_equal(stats["site"], _NO_SITE))
-        chrome = stats.filter(varied).select(["site", "line"])
+        common = pc.greater_equal(pc.divide(pc.cast(stats["pages_sum"], pa.float64()), stats["site_pages"]), LONG_LINE_SHARE)
+        chrome = stats.filter(pc.and_(varied, pc.or_(pc.invert(stats["long_max"]), common))).select(["site", "line"])
         per_line = chrome.group_by("line").aggregate([("site", "count")])
         everywhere = per_line.filter(pc.greater_equal(per_line["site_count"], self.min_sites))["line"]
         model.mkdir(parents=True, exist_ok=True)
