@@ -175,6 +175,20 @@ def measured_fields(rec: dict, m, pages: int) -> None:
     )
 
 
+def run_and_measure(rec: dict, cmd: list[str], run_dir: Path, name: str, corpus: Corpus, args, env=None) -> bool:
+    """Run one tool as a whole measured process; on failure mark the record FAILED and say why."""
+    try:
+        m = run_measured(cmd, run_dir, name, cwd=REPO, env=env, timeout=args.timeout, cpus=cpu_set(args.workers))
+    except OSError as exc:
+        rec.update(status="FAILED", error=f"could not start: {exc}")
+        return False
+    measured_fields(rec, m, corpus.pages)
+    if m.returncode != 0:
+        rec.update(status="FAILED", error=m.error_line())
+        return False
+    return True
+
+
 def run_ours(corpus: Corpus, truth: Truth, run_dir: Path, args) -> dict:
     rec = base_record("ours", "our build", "raw")
     if run_dir.exists():
@@ -187,14 +201,7 @@ def run_ours(corpus: Corpus, truth: Truth, run_dir: Path, args) -> dict:
     rec["cmd"] = cmd
     rec["load_before"] = list(os.getloadavg())
     log(f"our build on {corpus.pages} pages: {shlex.join(cmd)}")
-    try:
-        m = run_measured(cmd, run_dir, "ours", cwd=REPO, timeout=args.timeout, cpus=cpu_set(args.workers))
-    except OSError as exc:
-        rec.update(status="FAILED", error=f"could not start: {exc}")
-        return rec
-    measured_fields(rec, m, corpus.pages)
-    if m.returncode != 0:
-        rec.update(status="FAILED", error=m.error_line())
+    if not run_and_measure(rec, cmd, run_dir, "ours", corpus, args):
         return rec
     try:
         rec["scores"] = truth.score_clusters(out / "dedup" / "clusters.parquet")
@@ -235,14 +242,7 @@ def run_peer(peer: str, variant: str, corpus: Corpus, truth: Truth, run_dir: Pat
         rec["note"] = spec["note"]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     log(f"{peer} ({variant}) on {corpus.pages} pages: {shlex.join(cmd)}")
-    try:
-        m = run_measured(cmd, run_dir, peer, cwd=REPO, env=env, timeout=args.timeout, cpus=cpu_set(args.workers))
-    except OSError as exc:
-        rec.update(status="FAILED", error=f"could not start: {exc}")
-        return rec
-    measured_fields(rec, m, corpus.pages)
-    if m.returncode != 0:
-        rec.update(status="FAILED", error=m.error_line())
+    if not run_and_measure(rec, cmd, run_dir, peer, corpus, args, env=env):
         return rec
     try:
         rec["scores"] = truth.score_clusters(run_dir / "out" / "clusters.parquet")
