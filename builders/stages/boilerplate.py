@@ -5,9 +5,9 @@ stamps like "Published 03/01/2020 23:55" once digits are folded) recurs on its p
 story; an article's paragraphs recur across sites, but on one site only under one headline. So a
 line (its shape: lower case, digits folded) is chrome for a site when that site shows it on pages
 with at least two different headlines, and chrome everywhere when that holds on `min_sites` sites.
-A paragraph-length line must also stand on a good share of the site's pages: stories do reuse a
-background paragraph now and then, chrome that long (a cookie notice, an "about us" blurb) is
-on most pages of its site.
+A line of a sentence's length must also stand on a good share of the site's pages: stories do
+reuse a background sentence or paragraph now and then, while chrome that long (a cookie notice,
+an "about us" blurb) is on most pages of its site.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from builders.stages.base import CorpusStep, Ledger
-from builders.stages.clean import Lines, _set_text, body_lines
+from builders.stages.clean import Lines, _set_text
 from builders.stages.dedup import _hash_strings
 
 # One row per (site, line shape) seen in a batch, plus one row per site with `line` = PAGES_ROW
@@ -31,7 +31,9 @@ SUMMARY_SCHEMA = pa.schema(
 )
 _NO_SITE = np.uint64(0)
 PAGES_ROW = np.uint64(0)
-#: Share of a site's pages a paragraph-length line must be on to count as that site's chrome.
+#: Lines of at least this many words are sentences that stories may share ...
+LONG_LINE_WORDS = 12
+#: ... so they count as a site's chrome only when on at least this share of its pages.
 LONG_LINE_SHARE = 0.2
 
 
@@ -86,7 +88,7 @@ class RepeatedLines(CorpusStep):
                 "site": sites[lines.doc[keep]],
                 "line": line_shapes(kept),
                 "title": _headline_keys(table)[lines.doc[keep]],
-                "long": body_lines(lines)[keep],
+                "long": pc.greater_equal(pc.count_substring_regex(kept, r"\S+"), LONG_LINE_WORDS),
             }
         )
         grouped = frame.group_by(["site", "line"]).aggregate(
