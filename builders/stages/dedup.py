@@ -167,7 +167,9 @@ def reduce(features: pa.Table, config: DedupConfig) -> pa.Table:
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    features = features.sort_by(ORD)
+    ords = features.column(ORD).to_numpy()
+    if len(ords) > 1 and not (np.diff(ords) > 0).all():
+        features = features.sort_by(ORD)  # shards arrive in order; anything else is sorted here
     n = features.num_rows
     if n == 0:
         return CLUSTERS_SCHEMA.empty_table()
@@ -184,13 +186,14 @@ def reduce(features: pa.Table, config: DedupConfig) -> pa.Table:
         bands, rows = candidate_params(mh)
         band_keys = minhash.band_hashes(sig, bands, rows)
         lead_keys = features.column("lead").combine_chunks().flatten().to_numpy().reshape(n, bands)
-        cand_src, cand_dst = [], []
+        pairs = np.empty(0, dtype=np.int64)
         for keys in (band_keys, lead_keys):
             for j in range(bands):
                 a, b = _group_edges(keys[:, j], has, chain=True)
-                cand_src.append(a), cand_dst.append(b)
-        a, b = np.concatenate(cand_src), np.concatenate(cand_dst)
-        pairs = np.unique(np.minimum(a, b) * n + np.maximum(a, b))
+                # Fold each band's pairs in at once: most repeat across bands, and holding every
+                # band's edges until the end is what would make this step's memory grow.
+                pairs = np.union1d(pairs, np.minimum(a, b) * n + np.maximum(a, b))
+        del band_keys, lead_keys
         a, b = pairs // n, pairs % n
         ok = verify(sig, sizes, a, b, mh.threshold, mh.containment)
         src.append(a[ok]), dst.append(b[ok])

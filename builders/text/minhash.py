@@ -108,12 +108,15 @@ def band_hashes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """One uint64 hash per (document, band) of `rows` consecutive signature values."""
     if bands * rows > sig.shape[1]:
         raise ValueError(f"{bands} bands x {rows} rows exceed {sig.shape[1]} permutations")
-    cube = sig[:, : bands * rows].reshape(len(sig), bands, rows).astype(np.uint64)
+    out = np.empty((len(sig), bands), dtype=np.uint64)
     with np.errstate(over="ignore"):
-        acc = np.zeros(cube.shape[:2], dtype=np.uint64)
-        for j in range(rows):
-            acc = _mix64(acc ^ (cube[:, :, j] * _POSITION_MULTIPLIERS[j]))
-    return acc
+        # Column by column: temporaries stay one uint64 per document, not one per signature value.
+        for band in range(bands):
+            acc = np.zeros(len(sig), dtype=np.uint64)
+            for j in range(rows):
+                acc = _mix64(acc ^ (sig[:, band * rows + j].astype(np.uint64) * _POSITION_MULTIPLIERS[j]))
+            out[:, band] = acc
+    return out
 
 
 @lru_cache(maxsize=64)
