@@ -131,6 +131,7 @@ CANDIDATE_FACTOR = 0.4
 #: Shingles of a document's opening that the lead index covers (about its first 60 words).
 LEAD_SHINGLES = 56
 _EDGE_BLOCK = 1 << 18
+_FOLD_BANDS = 8
 
 
 def candidate_params(mh) -> tuple[int, int]:
@@ -186,14 +187,16 @@ def reduce(features: pa.Table, config: DedupConfig) -> pa.Table:
         bands, rows = candidate_params(mh)
         band_keys = minhash.band_hashes(sig, bands, rows)
         lead_keys = features.column("lead").combine_chunks().flatten().to_numpy().reshape(n, bands)
-        pairs = np.empty(0, dtype=np.int64)
-        for keys in (band_keys, lead_keys):
-            for j in range(bands):
-                a, b = _group_edges(keys[:, j], has, chain=True)
-                # Fold each band's pairs in at once: most repeat across bands, and holding every
-                # band's edges until the end is what would make this step's memory grow.
-                pairs = np.union1d(pairs, np.minimum(a, b) * n + np.maximum(a, b))
-        del band_keys, lead_keys
+        pairs, pending = np.empty(0, dtype=np.int64), []
+        columns = [keys[:, j] for keys in (band_keys, lead_keys) for j in range(bands)]
+        for k, column in enumerate(columns, 1):
+            a, b = _group_edges(column, has, chain=True)
+            pending.append(np.unique(np.minimum(a, b) * n + np.maximum(a, b)))
+            # Most pairs repeat across bands: folding them in every few bands keeps memory near
+            # the number of distinct pairs without re-sorting the whole set after every band.
+            if k % _FOLD_BANDS == 0 or k == len(columns):
+                pairs, pending = np.unique(np.concatenate([pairs, *pending])), []
+        del band_keys, lead_keys, columns
         a, b = pairs // n, pairs % n
         ok = verify(sig, sizes, a, b, mh.threshold, mh.containment)
         src.append(a[ok]), dst.append(b[ok])
