@@ -51,8 +51,14 @@ def test_counts_reconcile_and_match_the_readme(sample_build):
     totals = json.loads((out / "stats.json").read_text())["totals"]
     assert totals["reconciled"] and totals["read"] == 300
     assert totals["read"] == totals["published"] + totals["rejected"] + totals["quarantined"]
+    readme = (ROOT / "README.md").read_text()
+    stale = "README's worked example is stale: rebuild the sample and update it"
     line = re.search(r"read \d+ = published \d+ \+ rejected \d+ \+ quarantined \d+", stdout).group(0)
-    assert line in (ROOT / "README.md").read_text(), "README's worked example is stale: rebuild the sample and update it"
+    assert line in readme, stale
+    stages = json.loads((out / "stats.json").read_text())["stages"]
+    for stage in ("clean", "dedup"):
+        for reason, count in stages[stage]["dropped"].items():
+            assert re.search(rf"{re.escape(reason)}: {count} +│", readme), stale
 
 
 def test_loads_with_pandas_and_datasets(sample_build):
