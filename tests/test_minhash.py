@@ -58,8 +58,8 @@ def test_jaccard_estimate_tracks_overlap():
 
 def test_hashes_are_the_same_in_another_process():
     code = (
-        "import numpy as np, pyarrow as pa; from builders.stages.dedup import _hash_strings;"
-        "print(_hash_strings(pa.array(['alpha', 'beta gamma'])).tolist())"
+        "import numpy as np, pyarrow as pa; from builders.stages.dedup import hash_strings;"
+        "print(hash_strings(pa.array(['alpha', 'beta gamma'])).tolist())"
     )
     runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout for _ in range(2)}
     assert len(runs) == 1

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from builders.stages.base import CorpusStep, Ledger
 from builders.stages.clean import Lines, _set_text
-from builders.stages.dedup import _hash_strings
+from builders.stages.dedup import hash_strings
 
 # One row per (site, line shape) seen in a batch, plus one row per site with `line` = PAGES_ROW
 # counting the site's pages, so the reduce knows what share of a site's pages a line is on.
@@ -41,14 +41,14 @@ def line_shapes(lines: pa.Array) -> np.ndarray:
     """A hash per line of its shape: case and digits do not matter, so per-page stamps match."""
     shape = pc.replace_substring_regex(pc.utf8_lower(lines), r"\d+", "0")
     shape = pc.replace_substring_regex(shape, r"\s+", " ")
-    return _hash_strings(shape)
+    return hash_strings(shape)
 
 
 def _site_keys(table: pa.Table) -> np.ndarray:
     if "source" not in table.column_names:
         return np.zeros(table.num_rows, dtype=np.uint64)
     source = table.column("source").combine_chunks().cast(pa.string())
-    keys = _hash_strings(pc.fill_null(source, ""))
+    keys = hash_strings(pc.fill_null(source, ""))
     keys[pc.is_null(source).to_numpy(zero_copy_only=False)] = _NO_SITE
     return keys
 
@@ -57,9 +57,9 @@ def _headline_keys(table: pa.Table) -> np.ndarray:
     """What tells one story from another on a site: the headline, or the text when there is none."""
     text = pc.fill_null(table.column("text").combine_chunks().cast(pa.string()), "")
     if "title" not in table.column_names:
-        return _hash_strings(text)
+        return hash_strings(text)
     title = table.column("title").combine_chunks().cast(pa.string())
-    return _hash_strings(pc.if_else(pc.is_valid(title), pc.utf8_lower(title), text))
+    return hash_strings(pc.if_else(pc.is_valid(title), pc.utf8_lower(title), text))
 
 
 def _pair_keys(site: np.ndarray, line: np.ndarray) -> np.ndarray:

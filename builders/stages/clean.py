@@ -36,11 +36,6 @@ class Lines:
     def __len__(self) -> int:
         return len(self.lines)
 
-    def position(self) -> np.ndarray:
-        """Each line's place in its document, from 0 (first line) towards 1."""
-        index = np.arange(len(self.lines)) - self.offsets[:-1][self.doc]
-        return index / np.maximum(self.counts[self.doc], 1)
-
     def match(self, pattern: str) -> np.ndarray:
         return pc.fill_null(pc.match_substring_regex(self.lines, pattern), False).to_numpy(zero_copy_only=False)
 

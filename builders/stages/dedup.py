@@ -45,7 +45,7 @@ def normalize_for_matching(text: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.utf8_trim(text, " ")
 
 
-def _hash_strings(values: pa.Array) -> np.ndarray:
+def hash_strings(values: pa.Array) -> np.ndarray:
     """Stable 64-bit hashes (fixed-key SipHash from pandas): equal across processes and runs."""
     return pd.util.hash_array(values.to_numpy(zero_copy_only=False), categorize=False)
 
@@ -79,7 +79,7 @@ class DedupFeatures:
             "id": table.column("id"),
             "date": table.column("date"),
             "length": pc.utf8_length(pc.fill_null(table.column("text"), "")).cast(pa.int64()),
-            "exact": pa.array(_hash_strings(normalized), pa.uint64()),
+            "exact": pa.array(hash_strings(normalized), pa.uint64()),
         }
         mh = self.config.minhash
         if mh:
@@ -87,7 +87,7 @@ class DedupFeatures:
             # An empty string splits into one empty token: count it as no tokens at all.
             tokens = pc.if_else(pc.equal(normalized, ""), pa.scalar([], pa.list_(pa.string())), tokens)
             encoded = pc.dictionary_encode(tokens.flatten())
-            word_hashes = _hash_strings(encoded.dictionary)[encoded.indices.to_numpy()]
+            word_hashes = hash_strings(encoded.dictionary)[encoded.indices.to_numpy()]
             offsets = tokens.offsets.to_numpy().astype(np.int64)
             offsets -= offsets[0]  # a sliced list array's offsets need not start at zero
             shingles, doc = minhash.shingle_hashes(word_hashes, offsets, mh.ngram)
