@@ -132,6 +132,8 @@ CANDIDATE_FACTOR = 0.4
 LEAD_SHINGLES = 56
 _EDGE_BLOCK = 1 << 18
 _FOLD_BANDS = 8
+#: Containment links need at least this fraction of the Jaccard threshold too.
+CONTAINMENT_JACCARD_FLOOR = 0.5
 
 
 def candidate_params(mh) -> tuple[int, int]:
@@ -144,8 +146,9 @@ def verify(sig: np.ndarray, sizes: np.ndarray, src: np.ndarray, dst: np.ndarray,
     """Which candidate pairs are copies, judged on their full signatures.
 
     A pair is a copy when its estimated Jaccard similarity reaches the threshold, or when the
-    smaller document lies inside the larger one to at least `containment` (a truncated copy):
-    |A∩B| = J(|A|+|B|)/(1+J) from the Jaccard estimate J and the shingle counts.
+    smaller document lies inside the larger one to at least `containment` (a truncated copy) and
+    their Jaccard similarity is at least half the threshold: |A∩B| = J(|A|+|B|)/(1+J) from the
+    Jaccard estimate J and the shingle counts.
     """
     keep = np.zeros(len(src), dtype=bool)
     for lo in range(0, len(src), _EDGE_BLOCK):
@@ -155,7 +158,10 @@ def verify(sig: np.ndarray, sizes: np.ndarray, src: np.ndarray, dst: np.ndarray,
         if containment is not None:
             size_a, size_b = sizes[a].astype(np.float64), sizes[b].astype(np.float64)
             common = jaccard * (size_a + size_b) / (1 + jaccard)
-            ok |= common / np.maximum(np.minimum(size_a, size_b), 1) >= containment
+            contained = common / np.maximum(np.minimum(size_a, size_b), 1) >= containment
+            # A short text inside a long one (a shared background paragraph) is not a copy of it:
+            # a truncated copy keeps most of its original, so its Jaccard stays well above zero.
+            ok |= contained & (jaccard >= threshold * CONTAINMENT_JACCARD_FLOOR)
         keep[lo : lo + _EDGE_BLOCK] = ok
     return keep
 
