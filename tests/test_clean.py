@@ -107,3 +107,16 @@ def test_switches():
                      "EmptyText", "ErrorPage", "ListingPage", "TooShort", "Dedup"]
     off = plan_config(fix_unicode=False, strip_chrome=False, repeated_lines=False, min_words=0)
     assert [type(s).__name__ for s in build_plan(off)] == ["NormalizeWhitespace", "EmptyText", "ErrorPage", "ListingPage", "Dedup"]
+
+
+def test_a_per_document_filter_needs_only_its_check_method():
+    from builders.stages.base import DocFilter
+
+    class NoDigits(DocFilter):
+        def check(self, text):
+            return "has_digits" if any(c.isdigit() for c in text) else None
+
+    table, ledger = run([NoDigits()], ["no digits here", "route 66", None])
+    assert table.column("id").to_pylist() == ["0", "2"]
+    assert dict(ledger.stage("clean").dropped) == {"has_digits": 1}
+    assert ledger.take_rejected().column("text").to_pylist() == ["route 66"]

@@ -56,10 +56,10 @@ class FixUnicode(Transform):
         if suspect.any():
             import ftfy
 
-            values = text.to_pylist()
-            for i in np.flatnonzero(suspect):
-                values[i] = ftfy.fix_text(values[i], uncurl_quotes=False)
-            text = pa.array(values, pa.string())
+            # Only the suspects become Python strings; the rest of the batch stays in Arrow.
+            index = np.flatnonzero(suspect)
+            fixed = [ftfy.fix_text(t, uncurl_quotes=False) for t in text.take(pa.array(index)).to_pylist()]
+            text = pc.replace_with_mask(text, pa.array(suspect), pa.array(fixed, pa.string()))
         return _set_text(table, text)
 
 
