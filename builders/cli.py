@@ -35,6 +35,8 @@ def make_parser() -> argparse.ArgumentParser:
     config_options(build)
     build.add_argument("--quiet", action="store_true", help="no progress display and no summary table")
     build.add_argument("--keep-work", action="store_true", help="keep intermediate files (OUT/_work) for inspection")
+    build.add_argument("--strict", action="store_true",
+                       help="fail when any record is quarantined (input.max_quarantined=0)")
 
     show = commands.add_parser("config", help="validate a config and print it with every default filled in")
     config_options(show)
@@ -46,7 +48,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         from builders.config import dump_config, load_config
 
-        config = load_config(args.config, args.overrides, output=args.output, workers=args.workers)
+        overrides = list(args.overrides)
+        if getattr(args, "strict", False):
+            overrides.append("input.max_quarantined=0")
+        config = load_config(args.config, overrides, output=args.output, workers=args.workers)
         if args.command == "config":
             sys.stdout.write(dump_config(config))
             return EXIT_OK
@@ -111,7 +116,10 @@ def _summary(result, console) -> None:
     for column in ("stage", "in", "out", "dropped", "seconds"):
         table.add_column(column, justify="left" if column in ("stage", "dropped") else "right")
     for name, stage in stats["stages"].items():
-        dropped = "\n".join(f"{reason}: {n:,}" for reason, n in stage["dropped"].items()) or "-"
+        notes = [f"{reason}: {n:,}" for reason, n in stage["dropped"].items()]
+        notes += [f"quarantined {reason}: {n:,}" for reason, n in stage.get("quarantined", {}).items()]
+        notes += [f"skipped {reason}: {n:,}" for reason, n in stage.get("skipped", {}).items()]
+        dropped = "\n".join(notes) or "-"
         table.add_row(name, f"{stage['docs_in']:,}", f"{stage['docs_out']:,}", dropped, f"{stage['seconds']:.2f}")
     console.print(table)
     t = stats["totals"]

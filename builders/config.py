@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import glob
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from builders.errors import ConfigError
+from builders import io
+from builders.errors import BuildError, ConfigError
 
-INPUT_FORMATS = ("auto", "jsonl")
 PUBLISH_FORMATS = ("parquet", "hf")
 KEEP_RULES = ("earliest", "longest", "first")
 BACKENDS = ("local",)
@@ -27,29 +27,100 @@ def _switchable(value: Any) -> Any:
     return value
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.I)
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20,
+          "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
+
+
+def parse_size(value: Any) -> Any:
+    """A byte size: an integer, or a string such as `64MB`, `16MiB`, `1.5GB`."""
+    if isinstance(value, str):
+        match = _SIZE.match(value)
+        unit = (match.group(2) or "").lower() if match else None
+        if not match or unit not in _UNITS:
+            raise ValueError("expected a byte size such as 1000000, 64MB or 16MiB")
+        return int(float(match.group(1)) * _UNITS[unit])
+    return value
+
+
+ByteSize = Annotated[int, BeforeValidator(parse_size)]
+
+
+def _known_format(value: str) -> str:
+    from builders.readers import READERS
+
+    allowed = ("auto", *sorted(READERS))
+    if value not in allowed:
+        raise ValueError("must be one of " + ", ".join(allowed))
+    return value
+
+
+def _dotted_key(value: str) -> str:
+    if not value or any(not part for part in value.split(".")):
+        raise ValueError("expected a record key, or a dotted path into nested records such as article.body")
+    return value
+
+
+RecordKey = Annotated[str, AfterValidator(_dotted_key)]
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
 class FieldMap(Section):
-    """Which key of an input record fills each core column; unset columns stay null."""
+    """Which key of an input record fills each core column (a dotted path reaches into nested
+    records); unset columns take the format's default (HTML and WARC fill title, url, date, source)."""
 
-    text: str = Field("text", description="record key holding the document text (required in records)")
-    id: Optional[str] = Field(
+    text: RecordKey = Field("text", description="record key holding the document text (required in records)")
+    id: Optional[RecordKey] = Field(
         None, description="record key holding a unique id; unset: ids are made from file and position"
     )
-    title: Optional[str] = Field(None, description="record key holding the title")
-    url: Optional[str] = Field(None, description="record key holding the page URL")
-    date: Optional[str] = Field(None, description="record key holding the publication or crawl time (ISO 8601)")
-    source: Optional[str] = Field(None, description="record key holding the site or domain")
-    lang: Optional[str] = Field(None, description="record key holding a language code")
+    title: Optional[RecordKey] = Field(None, description="record key holding the title")
+    url: Optional[RecordKey] = Field(None, description="record key holding the page URL")
+    date: Optional[RecordKey] = Field(None, description="record key holding the publication or crawl time")
+    source: Optional[RecordKey] = Field(None, description="record key holding the site or domain")
+    lang: Optional[RecordKey] = Field(None, description="record key holding a language code")
+
+
+class CsvOptions(Section):
+    delimiter: Optional[str] = Field(
+        None, min_length=1, max_length=1, description="field delimiter; unset: comma for csv, tab for tsv"
+    )
+    quote: str = Field('"', min_length=1, max_length=1, description="quote character (quotes inside are doubled)")
+    header: bool = Field(True, description="the first row names the columns")
+    columns: Optional[list[str]] = Field(None, description="column names, for files without a header row")
+
+
+class HtmlOptions(Section):
+    extractor: Literal["trafilatura", "resiliparse"] = Field(
+        "trafilatura", description="how article text is extracted from HTML pages"
+    )
+    max_bytes: ByteSize = Field(5_000_000, ge=1, description="larger pages are quarantined, not parsed")
+    timeout: float = Field(10.0, gt=0, description="seconds one page may take to extract before it is quarantined")
 
 
 class InputConfig(Section):
-    paths: list[str] = Field(..., min_length=1, description="glob patterns of input files")
-    format: Literal[INPUT_FORMATS] = Field("auto", description="input format; auto picks it by file extension")
+    paths: list[str] = Field(..., min_length=1, description="glob patterns, files, folders or fsspec URLs")
+    format: Annotated[str, AfterValidator(_known_format)] = Field(
+        "auto", description="input format; auto tells it from the first bytes, then the name"
+    )
     fields: FieldMap = Field(default_factory=FieldMap, description="mapping from record keys to core columns")
+    keep: list[RecordKey] = Field(
+        [], description="more record keys carried into the release as string columns (dots become underscores)"
+    )
     batch_size: int = Field(2000, ge=1, le=1_000_000, description="records per batch; bounds memory per worker")
+    shard_size: ByteSize = Field(
+        64_000_000, ge=1 << 16, description="bytes of input per task: big files are split, small ones grouped"
+    )
+    max_record_bytes: ByteSize = Field(
+        16_000_000, ge=1024, description="a larger record is quarantined without being read into memory"
+    )
+    max_quarantined: float = Field(
+        0.5, ge=0, le=1, description="fail the build when a larger share of records is quarantined (0: any)"
+    )
+    csv: CsvOptions = Field(default_factory=CsvOptions, description="CSV and TSV options")
+    html: HtmlOptions = Field(default_factory=HtmlOptions, description="HTML extraction (html and warc formats)")
 
 
 class CleanConfig(Section):
@@ -220,17 +291,33 @@ def _resolve_paths(raw: dict, base: Path, only: tuple[str, ...] | None) -> None:
 
 
 def _absolute(value: str, base: Path) -> str:
+    if io.is_url(value):
+        return value
     expanded = os.path.expanduser(value)
     return expanded if os.path.isabs(expanded) else os.path.normpath(str(base / expanded))
 
 
+def is_saved_dataset(path: str) -> bool:
+    """A folder written by `datasets`' save_to_disk (a Dataset or a DatasetDict)."""
+    return io.isdir(path) and (
+        io.exists(f"{path.rstrip('/')}/state.json") or io.exists(f"{path.rstrip('/')}/dataset_dict.json")
+    )
+
+
 def expand_inputs(config: BuildConfig) -> list[str]:
-    """The input files in a fixed order: each glob's matches sorted, duplicates removed."""
+    """The inputs in a fixed order: each pattern's matches sorted, duplicates removed.
+
+    A folder stands for every file below it, except a saved `datasets` dataset, which is one input.
+    """
     files: list[str] = []
     seen = set()
     for pattern in config.input.paths:
-        for match in sorted(glob.glob(pattern, recursive=True)):
-            if os.path.isfile(match) and match not in seen:
+        if config.input.format in ("auto", "hf") and is_saved_dataset(pattern):
+            matches = [pattern.rstrip("/")]
+        else:
+            matches = io.glob_files(pattern)
+        for match in matches:
+            if match not in seen:
                 seen.add(match)
                 files.append(match)
     return files
@@ -239,13 +326,14 @@ def expand_inputs(config: BuildConfig) -> list[str]:
 def check_inputs(config: BuildConfig) -> None:
     """Fail before any work when an input pattern names nothing."""
     for pattern in config.input.paths:
-        if glob.has_magic(pattern):
-            if not any(os.path.isfile(m) for m in glob.glob(pattern, recursive=True)):
-                raise ConfigError(f"input.paths: {pattern!r} matched no files")
-        elif not os.path.exists(pattern):
-            raise ConfigError(f"input.paths: {pattern!r} does not exist")
-        elif os.path.isdir(pattern):
-            raise ConfigError(f"input.paths: {pattern!r} is a folder; give a glob such as {pattern}/*.jsonl.gz")
+        try:
+            io.check_pattern(pattern)
+        except BuildError as exc:
+            raise ConfigError(f"input.paths: {exc}") from None
+        except (ImportError, ValueError) as exc:  # an fsspec protocol whose package is not installed
+            raise ConfigError(f"input.paths: {pattern!r}: {str(exc).splitlines()[0]}") from None
+        if io.isdir(pattern) and not is_saved_dataset(pattern) and not io.glob_files(pattern):
+            raise ConfigError(f"input.paths: {pattern!r} is a folder with no files")
 
 
 def dump_config(config: BuildConfig) -> str:

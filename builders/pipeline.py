@@ -6,6 +6,7 @@ import os
 import shutil
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -24,9 +25,9 @@ from builders.stages import dedup as dedup_stage
 from builders.stages import publish as publish_stage
 from builders.stages.base import CorpusStep, Ledger, Stage
 from builders.stages.boilerplate import RepeatedLines
-from builders.stages.ingest import reader_for
+from builders.readers import Shard, plan_shards, reader_for
+from builders.readers.base import keep_column
 
-STAGE_ORDER = ("ingest", "clean", "dedup", "publish")
 WORK = "_work"
 
 
@@ -83,21 +84,22 @@ def passes(plan: list[Stage]) -> list[Pass]:
 class ShardTask:
     """Everything a worker needs to run one pass over one shard; it pickles, so any backend can run it."""
 
-    shard: int
-    path: str
+    index: int
+    shard: Shard
     config: BuildConfig
     staging: str
     pass_index: int = 0
+    root: str = ""
 
     @property
     def work(self) -> Path:
         return Path(self.staging) / WORK
 
     def documents(self, pass_index: int) -> Path:
-        return self.work / f"pass{pass_index}" / f"part-{self.shard:05d}.parquet"
+        return self.work / f"pass{pass_index}" / f"part-{self.index:05d}.parquet"
 
     def summaries(self, pass_index: int) -> Path:
-        return self.work / f"pass{pass_index}-map" / f"part-{self.shard:05d}.parquet"
+        return self.work / f"pass{pass_index}-map" / f"part-{self.index:05d}.parquet"
 
     def model(self, pass_index: int) -> Path:
         return self.work / f"pass{pass_index}-model"
@@ -159,10 +161,10 @@ def run_pass(task: ShardTask) -> ShardReport:
     out = Path(task.staging)
     rows = 0
     if step.opens:
-        step.opens.load(task.model(task.pass_index - 1), task.shard)
+        step.opens.load(task.model(task.pass_index - 1), task.index)
     chain = ((step.opens,) if step.opens else ()) + step.stages
     try:
-        writers.ensure(task.documents(task.pass_index), _document_schema())
+        writers.ensure(task.documents(task.pass_index), document_schema(config))
         for table in _source(task, ledger):
             for stage in chain:
                 if id(stage) in first:
@@ -180,22 +182,22 @@ def run_pass(task: ShardTask) -> ShardReport:
         _flush_ledger(ledger, out, task, writers)
     finally:
         writers.close()
-    return ShardReport(task.shard, ledger, rows)
+    return ShardReport(task.index, ledger, rows)
 
 
 def _source(task: ShardTask, ledger: Ledger):
-    """The batches a pass reads: the input file for the first pass, the previous pass's output after."""
+    """The batches a pass reads: the shard's inputs for the first pass, the previous pass's output after."""
     if task.pass_index == 0:
-        reader = reader_for(task.path, task.config.input)
-        batches = reader.read(task.path, task.shard, ledger)
-        while True:
-            started = time.perf_counter()
-            table = next(batches, None)
-            ledger.stage("ingest").seconds += time.perf_counter() - started
-            if table is None:
-                return
-            ledger.stage("ingest").docs_out += table.num_rows
-            yield table
+        pieces = task.shard.pieces
+        start = 0
+        while start < len(pieces):  # runs of pieces of one format, each read by its reader
+            end = start + 1
+            while end < len(pieces) and pieces[end].format == pieces[start].format:
+                end += 1
+            reader = reader_for(pieces[start].format, task.config.input)
+            reader.root = task.root
+            yield from reader.read(list(pieces[start:end]), ledger)
+            start = end
     else:
         source = pq.ParquetFile(task.documents(task.pass_index - 1))
         for batch in source.iter_batches(batch_size=task.config.input.batch_size):
@@ -206,12 +208,16 @@ def _flush_ledger(ledger: Ledger, out: Path, task: ShardTask, writers: _ShardWri
     rejected = ledger.take_rejected()
     for stage in pc.unique(rejected["stage"]).to_pylist() if rejected.num_rows else []:
         rows = rejected.filter(pc.equal(rejected["stage"], stage))
-        writers.write(out / "rejected" / f"{stage}-p{task.pass_index}-{task.shard:05d}.parquet", rows)
-    writers.write(out / "quarantine" / f"ingest-{task.shard:05d}.parquet", ledger.take_quarantined())
+        writers.write(out / "rejected" / f"{stage}-p{task.pass_index}-{task.index:05d}.parquet", rows)
+    writers.write(out / "quarantine" / f"ingest-{task.index:05d}.parquet", ledger.take_quarantined())
 
 
-def _document_schema() -> pa.Schema:
-    return CORE_SCHEMA.append(pa.field(ORD, pa.int64()))
+def document_schema(config: BuildConfig) -> pa.Schema:
+    """Columns of documents between stages: the core schema, kept input fields, the ordinal."""
+    schema = CORE_SCHEMA
+    for key in config.input.keep:
+        schema = schema.append(pa.field(keep_column(key), pa.string()))
+    return schema.append(pa.field(ORD, pa.int64()))
 
 
 @dataclass
@@ -240,8 +246,14 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
     ledger = Ledger()
     try:
         steps = passes(build_plan(config))
-        tasks = [ShardTask(i, path, config, str(staging)) for i, path in enumerate(files)]
         with make_executor(config.executor) as executor:
+            t0 = time.perf_counter()
+            n_jobs = -(-len(files) // 256)
+            tell("plan", 0, n_jobs)
+            shards = plan_shards(config, files, executor, config.executor.workers, _ticker(tell, "plan", n_jobs))
+            wall["plan"] = time.perf_counter() - t0
+            root = _common_folder(files)
+            tasks = [ShardTask(s.index, s, config, str(staging), root=root) for s in shards]
             for step in steps:
                 t0 = time.perf_counter()
                 these = [replace(t, pass_index=step.index) for t in tasks]
@@ -252,8 +264,8 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
                 if step.closes:
                     t0 = time.perf_counter()
                     tell(step.closes.label, 0, 1)
-                    summaries = [p for p in (t.summaries(step.index) for t in these) if p.exists()]
-                    step.closes.reduce(summaries, these[0].model(step.index), [t.shard for t in these], staging)
+                    summaries = [(t.index, t.summaries(step.index)) for t in these if t.summaries(step.index).exists()]
+                    step.closes.reduce(summaries, these[0].model(step.index), [t.index for t in these], staging)
                     ledger.stage(step.closes.stage).seconds += time.perf_counter() - t0
                     wall[step.closes.label] = time.perf_counter() - t0
                     tell(step.closes.label, 1, 1)
@@ -266,7 +278,8 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
         stage.docs_in = stage.docs_out = published.rows
         stage.seconds = time.perf_counter() - t0
         wall["publish"] = stage.seconds
-        stats = build_stats(config, ledger, files, published.rows, started, wall)
+        stats = build_stats(config, ledger, files, len(shards), published.rows, started, wall)
+        check_outcome(config, stats, staging)
         publish_stage.write_stats(staging, stats)
         publish_stage.write_card(config, staging, stats, published)
         tell("publish", 1, 1)
@@ -291,16 +304,23 @@ def _ticker(tell: Progress, phase: str, total: int) -> Callable:
     return on_result
 
 
-def build_stats(config: BuildConfig, ledger: Ledger, files: list[str], published: int, started: float, wall: dict) -> dict:
-    """stats.json: per stage counts, drops by reason and seconds; totals that must reconcile."""
-    stages = {name: ledger.stage(name).as_dict() for name in STAGE_ORDER if name in ledger.stages}
-    read = ledger.stage("ingest").docs_in
-    quarantined = ledger.stage("ingest").dropped.get("quarantined", 0)
-    rejected = sum(n for name in ("clean", "dedup") if name in ledger.stages for n in ledger.stage(name).dropped.values())
+def build_stats(config: BuildConfig, ledger: Ledger, files: list[str], shards: int, published: int,
+                started: float, wall: dict) -> dict:
+    """stats.json: per stage counts, drops by reason and seconds; totals that must reconcile.
+
+    Everything comes from the ledger: stages in the order they first counted anything, records
+    read as the first stage's input, rejected and quarantined as the sums over all stages.
+    """
+    stages = {name: stats.as_dict() for name, stats in ledger.stages.items()}
+    first = next(iter(ledger.stages.values()), None)
+    read = first.docs_in if first else 0
+    quarantined = sum(sum(s.quarantined.values()) for s in ledger.stages.values())
+    rejected = sum(sum(s.dropped.values()) for s in ledger.stages.values())
     return {
         "name": config.name,
         "builder": f"corpus-builders {__version__}",
         "inputs": len(files),
+        "shards": shards,
         "workers": config.executor.workers,
         "backend": config.executor.backend,
         "seconds": round(time.time() - started, 3),
@@ -314,6 +334,47 @@ def build_stats(config: BuildConfig, ledger: Ledger, files: list[str], published
             "reconciled": read == published + rejected + quarantined,
         },
     }
+
+
+def check_outcome(config: BuildConfig, stats: dict, staging: Path) -> None:
+    """A build that published nothing, or quarantined more than input.max_quarantined of what it
+    read, is a failure: one line naming the commonest reasons and the first example."""
+    totals = stats["totals"]
+    read, quarantined = totals["read"], totals["quarantined"]
+    limit = config.input.max_quarantined
+    too_many = quarantined > 0 and quarantined > limit * read
+    if totals["published"] > 0 and not too_many:
+        return
+    reasons = Counter()
+    for stage in stats["stages"].values():
+        reasons.update(stage.get("quarantined", {}))
+    if too_many:
+        share = f"{quarantined:,} of {read:,} records quarantined"
+        what = share + (" (--strict: any quarantined record fails the build)" if limit == 0
+                        else f", more than input.max_quarantined={limit:g}")
+    elif read == 0:
+        what = "the inputs held no records"
+    else:
+        rejected = Counter()
+        for stage in stats["stages"].values():
+            rejected.update(stage.get("dropped", {}))
+        reasons.update(rejected)
+        what = f"nothing published: all {read:,} records were rejected or quarantined"
+    top = ", ".join(f"{reason}: {n:,}" for reason, n in reasons.most_common(3))
+    example = _quarantine_examples(staging, 1)
+    where = f"; first: {example[0]['file']}:{example[0]['position']}: {example[0]['reason']}" if example else ""
+    raise BuildError(f"{what}{' (' + top + ')' if top else ''}{where}")
+
+
+def _common_folder(files: list[str]) -> str:
+    """The folder all inputs are under, so ids of one-file documents are paths below it."""
+    local = [f for f in files if "://" not in f]
+    if len(local) != len(files) or not local:
+        prefix = os.path.commonprefix(files)
+        return prefix[: prefix.rfind("/") + 1] if "/" in prefix else ""
+    if len(local) == 1:
+        return os.path.dirname(local[0]) if os.path.isfile(local[0]) else local[0]
+    return os.path.commonpath(local)
 
 
 def _quarantine_examples(staging: Path, limit: int = 5) -> list[dict]:

@@ -18,10 +18,11 @@ CORE_SCHEMA = pa.schema(
 )
 CORE_FIELDS = tuple(CORE_SCHEMA.names)
 
-#: Internal column: a document's global input position (file index << 40 | record index).
-#: It orders documents deterministically whatever the sharding and is dropped at publish.
+#: Internal column: a document's global input position (file index << 36 | position in the file,
+#: a line, row or record number). It orders documents deterministically whatever the sharding
+#: and is dropped at publish. 2**27 files of 2**36 records each.
 ORD = "_ord"
-ORD_FILE_SHIFT = 40
+ORD_FILE_SHIFT = 36
 
 #: Columns of the rejected-documents tables (OUT/rejected/*.parquet).
 REJECTED_SCHEMA = pa.schema(
@@ -42,6 +43,7 @@ QUARANTINE_SCHEMA = pa.schema(
     [
         pa.field("file", pa.string()),
         pa.field("position", pa.int64()),
+        pa.field("code", pa.string()),
         pa.field("field", pa.string()),
         pa.field("reason", pa.string()),
         pa.field("raw", pa.string()),

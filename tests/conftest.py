@@ -95,6 +95,27 @@ def wire_dump(folder: Path, stories: int = 6, copies: int = 4, files: int = 2) -
     return records
 
 
+def read_input(path, file_index: int = 0, **options):
+    """Read one input the way a build's first pass does: probed, split into pieces, each read.
+
+    Returns (documents or None, ledger, quarantined rows as dicts)."""
+    import pyarrow as pa
+
+    from builders.config import InputConfig
+    from builders.readers import _probe, reader_for
+    from builders.stages.base import Ledger
+
+    target = options.pop("target", 1 << 30)
+    config = InputConfig(paths=[str(path)], **options)
+    pieces = _probe(([(file_index, str(path))], config, target))
+    ledger = Ledger()
+    tables = []
+    for piece in pieces:
+        tables += list(reader_for(piece.format, config).read([piece], ledger))
+    table = pa.concat_tables(tables) if tables else None
+    return table, ledger, ledger.take_quarantined().to_pylist()
+
+
 @pytest.fixture
 def shared() -> Path:
     if not SHARED.is_dir():

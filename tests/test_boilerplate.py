@@ -28,7 +28,7 @@ def run(pages, tmp_path, min_sites=2):
     table = pa.Table.from_pylist(pages)
     step = RepeatedLines(min_sites=min_sites)
     pq.write_table(step.map(table), tmp_path / "summary.parquet")
-    step.reduce([tmp_path / "summary.parquet"], tmp_path / "model", [0], tmp_path)
+    step.reduce([(0, tmp_path / "summary.parquet")], tmp_path / "model", [0], tmp_path)
     step.load(tmp_path / "model", 0)
     # Blank lines left where chrome was are folded later by NormalizeWhitespace.
     return {r["id"]: [line for line in r["text"].split("\n") if line] for r in step(table, Ledger()).to_pylist()}

@@ -119,11 +119,12 @@ def test_refuses_to_overwrite_a_folder_that_is_not_a_build(dump):
     assert (folder / "out" / "precious.txt").exists()
 
 
-def test_empty_result_still_publishes_loadable_files(tmp_path):
+def test_a_build_that_publishes_nothing_fails_and_keeps_the_previous_release(tmp_path):
+    write_jsonl(tmp_path / "raw" / "a.jsonl.gz", [{"id": "1", "text": " ".join(["word"] * 30) + " first"}])
+    build(tmp_path)
     write_jsonl(tmp_path / "raw" / "a.jsonl.gz", [{"id": "1", "text": "too short"}])
-    result = build(tmp_path)
-    import datasets
-
-    assert result.stats["totals"] == {"read": 1, "published": 0, "rejected": 1, "quarantined": 0, "reconciled": True}
-    assert len(pd.read_parquet(tmp_path / "out" / "data")) == 0
-    assert len(datasets.load_from_disk(str(tmp_path / "out" / "hf"))) == 0
+    with pytest.raises(BuildError, match=r"nothing published: all 1 records were rejected or quarantined \(too_short"):
+        build(tmp_path)
+    # The previous release is still there, whole, and no half-built folder is left behind.
+    assert pd.read_parquet(tmp_path / "out" / "data")["id"].tolist() == ["1"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]

@@ -11,22 +11,17 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from builders.config import InputConfig
-from builders.errors import BuildError
+from builders.io import sniff_compression
+from builders.readers import detect
+from builders.readers.base import parse_dates
 from builders.schema import CORE_SCHEMA, ORD
-from builders.stages.base import Ledger
-from builders.stages.ingest import format_of, parse_dates, reader_for, sniff_compression
-from conftest import write_jsonl
+from conftest import read_input, write_jsonl
 
 FIELDS = {"id": "id", "text": "body", "url": "link", "date": "published", "title": "headline"}
 
 
-def read_all(path: Path, batch_size: int = 1000, fields=FIELDS):
-    config = InputConfig(paths=[str(path)], fields=fields, batch_size=batch_size)
-    ledger = Ledger()
-    tables = list(reader_for(str(path), config).read(str(path), 3, ledger))
-    table = pa.concat_tables(tables) if tables else None
-    return table, ledger, ledger.take_quarantined().to_pylist()
+def read_all(path: Path, batch_size: int = 1000, fields=FIELDS, **options):
+    return read_input(path, file_index=3, fields=fields, batch_size=batch_size, **options)
 
 
 def records(n: int = 5):
@@ -46,7 +41,7 @@ def test_reads_and_maps_fields(tmp_path):
     assert rows[0]["text"] == "text 0" and rows[0]["title"] == "H0"
     assert rows[0]["source"] == "example.com"  # derived from the URL when no source field is mapped
     assert rows[0]["date"].isoformat() == "2020-09-13T10:22:05+00:00"
-    assert rows[0][ORD] == (3 << 40) + 1  # file index 3, line 1
+    assert rows[0][ORD] == (3 << 36) + 1  # file index 3, line 1
     assert ledger.stage("ingest").docs_in == 5
 
 
@@ -82,13 +77,15 @@ def test_bad_records_are_quarantined_with_file_position_and_field(tmp_path):
     by_line = {q["position"]: q for q in quarantined}
     assert set(by_line) == {2, 5, 6, 7, 8}  # line 4 is blank: not a record
     assert "invalid JSON" in by_line[2]["reason"]
-    assert by_line[5]["field"] == "body" and "missing" in by_line[5]["reason"]
+    assert by_line[5]["field"] == "body" and "missing" in by_line[5]["reason"] and by_line[5]["code"] == "missing_text"
     assert by_line[6]["field"] == "published" and "yesterday" in by_line[6]["reason"]
     assert by_line[7]["field"] == "headline"
     assert "expected a JSON object" in by_line[8]["reason"]
     assert all(q["file"] == str(path) for q in quarantined)
     stats = ledger.stage("ingest")
-    assert stats.docs_in == 8 and stats.dropped["quarantined"] == 5
+    assert stats.docs_in == 8 and sum(stats.quarantined.values()) == 5
+    assert dict(stats.quarantined) == {"invalid_json": 1, "missing_text": 1, "bad_date": 1, "nested_value": 1,
+                                       "not_an_object": 1}
 
 
 def test_truncated_gzip_keeps_what_came_before(tmp_path):
@@ -102,6 +99,7 @@ def test_truncated_gzip_keeps_what_came_before(tmp_path):
     table, ledger, quarantined = read_all(path, batch_size=100)
     assert 0 < table.num_rows < 4000
     assert len(quarantined) == 1 and "unreadable from here on" in quarantined[0]["reason"]
+    assert quarantined[0]["code"] == "truncated" and quarantined[0]["position"] == table.num_rows + 1
     assert ledger.stage("ingest").docs_in == table.num_rows + 1
 
 
@@ -125,8 +123,17 @@ def test_date_forms():
     assert bad.tolist() == [False, False, False, False, True]
 
 
-def test_format_by_extension():
-    assert format_of("a/b.jsonl.gz", "auto") == "jsonl"
-    assert format_of("a/b.ndjson", "auto") == "jsonl"
-    with pytest.raises(BuildError, match="cannot tell the input format"):
-        format_of("a/b.csv", "auto")
+def test_format_by_content_then_name(tmp_path):
+    (tmp_path / "b.ndjson").write_text('{"text": "x"}\n')
+    (tmp_path / "c.data").write_text('{"text": "x"}\n')  # content says JSON Lines whatever the name
+    (tmp_path / "d.jsonl").write_text("not json at all\n")  # content unknown: the name decides
+    (tmp_path / "e.weird").write_text("plain words\n")
+    (tmp_path / "f.bin").write_bytes(b"\x00\x01\x02garbage")
+    (tmp_path / "g.jsonl").write_bytes(b"")
+    assert detect(str(tmp_path / "b.ndjson"), "auto") == ("jsonl", None)
+    assert detect(str(tmp_path / "c.data"), "auto") == ("jsonl", None)
+    assert detect(str(tmp_path / "d.jsonl"), "auto") == ("jsonl", None)
+    assert detect(str(tmp_path / "e.weird"), "auto")[1][0] == "unknown_format"
+    assert detect(str(tmp_path / "f.bin"), "auto")[1][0] == "binary_file"
+    assert detect(str(tmp_path / "f.bin"), "jsonl")[1][0] == "binary_file"
+    assert detect(str(tmp_path / "g.jsonl"), "auto")[1] == ("empty_file", "empty file")

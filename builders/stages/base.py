@@ -19,21 +19,37 @@ class StageStats:
     docs_in: int = 0
     docs_out: int = 0
     dropped: Counter = field(default_factory=Counter)
+    #: Records that could not be read, by reason code (ingest); they count in docs_in.
+    quarantined: Counter = field(default_factory=Counter)
+    #: Input entries that are not documents (a WARC request record, a redirect), by reason;
+    #: counted for the record, outside docs_in and the reconciliation.
+    skipped: Counter = field(default_factory=Counter)
     seconds: float = 0.0
 
     def merge(self, other: "StageStats") -> None:
         self.docs_in += other.docs_in
         self.docs_out += other.docs_out
         self.dropped.update(other.dropped)
+        self.quarantined.update(other.quarantined)
+        self.skipped.update(other.skipped)
         self.seconds += other.seconds
 
     def as_dict(self) -> dict:
-        return {
+        out = {
             "docs_in": self.docs_in,
             "docs_out": self.docs_out,
             "dropped": dict(sorted(self.dropped.items())),
-            "seconds": round(self.seconds, 3),
         }
+        if self.quarantined:
+            out["quarantined"] = dict(sorted(self.quarantined.items()))
+        if self.skipped:
+            out["skipped"] = dict(sorted(self.skipped.items()))
+        out["seconds"] = round(self.seconds, 3)
+        return out
+
+
+#: How much of a quarantined record's raw bytes the quarantine keeps.
+RAW_BYTES = 2000
 
 
 class Ledger:
@@ -80,12 +96,16 @@ class Ledger:
             )
         )
 
-    def quarantine(self, file: str, position: int, reason: str, field: Optional[str] = None, raw: str = "") -> None:
-        """Record an unreadable record: where it was, which field, and why."""
-        self.stage("ingest").dropped["quarantined"] += 1
+    def quarantine(self, file: str, position: int, code: str, reason: str, field: Optional[str] = None,
+                   raw: str | bytes = "", stage: str = "ingest") -> None:
+        """Record an unreadable record: where it was, which field, why (`code` is the short reason counted)."""
+        self.stage(stage).quarantined[code] += 1
+        if isinstance(raw, bytes):
+            raw = raw[:RAW_BYTES].decode("utf-8", "replace")
         self._quarantined.append(
             pa.table(
-                {"file": [file], "position": [position], "field": [field], "reason": [reason], "raw": [raw[:2000]]},
+                {"file": [file], "position": [position], "code": [code], "field": [field],
+                 "reason": [reason], "raw": [raw[:RAW_BYTES]]},
                 schema=QUARANTINE_SCHEMA,
             )
         )
@@ -175,8 +195,9 @@ class CorpusStep(Stage):
     def map(self, table: pa.Table) -> Optional[pa.Table]:
         raise NotImplementedError
 
-    def reduce(self, summaries: Sequence[Path], model: Path, shards: Sequence[int], output: Path) -> None:
-        """Decide from all summaries; `output` is the build's staging folder, for published side files."""
+    def reduce(self, summaries: Sequence[tuple[int, Path]], model: Path, shards: Sequence[int], output: Path) -> None:
+        """Decide from all summaries, given as (shard, file) in shard order; `output` is the build's
+        staging folder, for published side files."""
         raise NotImplementedError
 
     def load(self, model: Path, shard: int) -> None:

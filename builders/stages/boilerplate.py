@@ -109,7 +109,7 @@ class RepeatedLines(CorpusStep):
         return pa.concat_tables([page_rows, line_rows])
 
     def reduce(self, summaries, model: Path, shards, output: Path) -> None:
-        tables = [pq.read_table(p) for p in summaries]
+        tables = [pq.read_table(p) for _, p in summaries]
         stats = pa.concat_tables(tables) if tables else SUMMARY_SCHEMA.empty_table()
         stats = stats.group_by(["site", "line"]).aggregate(
             [("tmin", "min"), ("tmax", "max"), ("pages", "sum"), ("long", "max")]

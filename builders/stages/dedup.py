@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from builders.config import DedupConfig
-from builders.schema import ORD, ORD_FILE_SHIFT
+from builders.schema import ORD
 from builders.stages.base import CorpusStep, Ledger
 from builders.text import minhash
 
@@ -253,10 +253,6 @@ def reduce(features: pa.Table, config: DedupConfig) -> pa.Table:
     )
 
 
-def shard_of(ords: np.ndarray) -> np.ndarray:
-    return ords >> ORD_FILE_SHIFT
-
-
 class Dedup(CorpusStep):
     """Exact and MinHash dedup as one corpus step: features per batch, clusters once, filter per shard."""
 
@@ -272,14 +268,24 @@ class Dedup(CorpusStep):
         return self.features(table)
 
     def reduce(self, summaries, model: Path, shards, output: Path) -> None:
-        features = pa.concat_tables([pq.read_table(p) for p in summaries]) if summaries else self.features.schema().empty_table()
+        tables, owners = [], []
+        for shard, path in summaries:
+            table = pq.read_table(path)
+            tables.append(table)
+            owners.append(np.full(table.num_rows, shard, dtype=np.int64))
+        features = pa.concat_tables(tables) if tables else self.features.schema().empty_table()
+        # Which shard each document came from, by ordinal: its decisions go back to that shard.
+        feature_ords = features.column(ORD).to_numpy()
+        by_ord = np.argsort(feature_ords, kind="stable")
+        sorted_ords = feature_ords[by_ord]
+        sorted_owner = np.concatenate(owners)[by_ord] if owners else np.empty(0, np.int64)
         clusters = reduce(features, self.config)
-        del features
+        del features, tables, feature_ords
         (output / "dedup").mkdir(parents=True, exist_ok=True)
         pq.write_table(clusters.drop([ORD]), output / "dedup" / "clusters.parquet")
         # One decisions file per shard, so each apply task reads only its own rows.
         model.mkdir(parents=True, exist_ok=True)
-        owner = shard_of(clusters.column(ORD).to_numpy())
+        owner = sorted_owner[np.searchsorted(sorted_ords, clusters.column(ORD).to_numpy())]
         for shard in shards:
             pq.write_table(clusters.filter(pa.array(owner == shard)), model / f"decisions-{shard:05d}.parquet")
 

@@ -43,7 +43,8 @@ def publish(config: BuildConfig, staging: Path, sources: list[Path]) -> Publishe
     data = staging / "data"
     data.mkdir(parents=True, exist_ok=True)
     names = [data / f"{SPLIT}-{i:05d}-of-{n_files:05d}.parquet" for i in range(n_files)]
-    schema = public_columns(CORE_SCHEMA.empty_table()).schema
+    schema = public_columns(pq.ParquetFile(sources[0]).schema_arrow.empty_table()).schema if sources \
+        else public_columns(CORE_SCHEMA.empty_table()).schema
     # Published files are the contract with users' loaders: written even when no shards
     # were asked for, because the `datasets` copy is made from them.
     index, writer, in_file = 0, pq.ParquetWriter(names[0], schema), 0
@@ -131,11 +132,15 @@ def write_card(config: BuildConfig, staging: Path, stats: dict, published: Publi
         "| --- | ---: | ---: | --- |",
     ]
     for name, stage in stats["stages"].items():
-        dropped = ", ".join(f"{reason}: {n:,}" for reason, n in stage["dropped"].items()) or "-"
+        notes = [f"{reason}: {n:,}" for reason, n in stage["dropped"].items()]
+        notes += [f"quarantined {reason}: {n:,}" for reason, n in stage.get("quarantined", {}).items()]
+        notes += [f"skipped {reason}: {n:,}" for reason, n in stage.get("skipped", {}).items()]
+        dropped = ", ".join(notes) or "-"
         lines.append(f"| {name} | {stage['docs_in']:,} | {stage['docs_out']:,} | {dropped} |")
     lines += ["", "## Columns", "", "| column | type | meaning |", "| --- | --- | --- |"]
     for field in published.schema:
-        lines.append(f"| `{field.name}` | {field.type} | {COLUMN_DOCS.get(field.name, '')} |")
+        meaning = COLUMN_DOCS.get(field.name, "kept from the input records (input.keep)")
+        lines.append(f"| `{field.name}` | {field.type} | {meaning} |")
     lines += [
         "",
         "## Files",

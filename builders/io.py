@@ -1,0 +1,161 @@
+"""Paths through fsspec: globbing, opening, sizes and compression told by content, local or remote alike.
+
+A path is a local path or an fsspec URL (`memory://`, `s3://`, `gs://`, ...); remote protocols work
+when their fsspec package is installed. Local paths skip fsspec for speed but behave the same.
+"""
+
+from __future__ import annotations
+
+import glob
+import lzma
+import os
+from typing import BinaryIO, Optional
+
+import pyarrow as pa
+
+from builders.errors import BuildError
+
+_MAGIC = [
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bz2"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"\x04\x22\x4d\x18", "lz4"),
+    (b"\xfd7zXZ\x00", "xz"),
+]
+COMPRESSION_SUFFIXES = (".gz", ".bz2", ".zst", ".zstd", ".lz4", ".xz")
+
+
+def is_url(path: str) -> bool:
+    return "://" in path and not path.startswith("file://")
+
+
+def _local(path: str) -> str:
+    return path[len("file://"):] if path.startswith("file://") else path
+
+
+def filesystem(path: str):
+    """(fsspec filesystem, path inside it) of a URL."""
+    import fsspec
+
+    return fsspec.core.url_to_fs(path)
+
+
+def _unstrip(fs, path: str) -> str:
+    """A URL again from a filesystem and a path inside it (fsspec strips the protocol)."""
+    return fs.unstrip_protocol(path)
+
+
+def glob_files(pattern: str) -> list[str]:
+    """Files a pattern names, sorted: a glob (`**` allowed), a file, or a folder (every file below it)."""
+    if not is_url(pattern):
+        pattern = _local(pattern)
+        if os.path.isdir(pattern):
+            return sorted(p for p in glob.glob(os.path.join(glob.escape(pattern), "**", "*"), recursive=True) if os.path.isfile(p))
+        matches = glob.glob(pattern, recursive=True) if glob.has_magic(pattern) else [pattern]
+        return sorted(m for m in matches if os.path.isfile(m))
+    fs, inner = filesystem(pattern)
+    if glob.has_magic(inner):
+        matches = fs.glob(inner)
+    elif fs.isdir(inner):
+        matches = fs.find(inner)
+    else:
+        matches = [inner] if fs.exists(inner) else []
+    return sorted(_unstrip(fs, m) for m in matches if fs.isfile(m))
+
+
+def exists(path: str) -> bool:
+    if not is_url(path):
+        return os.path.exists(_local(path))
+    fs, inner = filesystem(path)
+    return fs.exists(inner)
+
+
+def isdir(path: str) -> bool:
+    if not is_url(path):
+        return os.path.isdir(_local(path))
+    fs, inner = filesystem(path)
+    return fs.isdir(inner)
+
+
+def size(path: str) -> int:
+    if not is_url(path):
+        return os.path.getsize(_local(path))
+    fs, inner = filesystem(path)
+    return int(fs.size(inner))
+
+
+def open_raw(path: str) -> BinaryIO:
+    """A seekable binary file of the bytes as stored."""
+    if not is_url(path):
+        return open(_local(path), "rb")
+    fs, inner = filesystem(path)
+    return fs.open(inner, "rb")
+
+
+def compression_of(head: bytes) -> Optional[str]:
+    for magic, codec in _MAGIC:
+        if head.startswith(magic):
+            return codec
+    return None
+
+
+def sniff_compression(path: str) -> Optional[str]:
+    """The compression of a file, told by its first bytes rather than its name."""
+    with open_raw(path) as fh:
+        return compression_of(fh.read(8))
+
+
+def open_decompressed(path: str, offset: int = 0):
+    """A binary stream of the decompressed content, whatever the compression (by content).
+
+    `offset` seeks in the stored bytes first (only meaningful for uncompressed files or for
+    compressed files made of independent members, such as per-record gzipped WARC).
+    """
+    raw = open_raw(path)
+    try:
+        if offset:
+            raw.seek(offset)
+        head = raw.read(8)
+        raw.seek(offset)
+        codec = compression_of(head)
+        if codec is None:
+            return raw
+        if codec == "xz":
+            return lzma.open(raw, "rb")  # Arrow has no xz codec
+        return pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), codec)
+    except BaseException:
+        raw.close()
+        raise
+
+
+def read_head(path: str, n: int = 1 << 16) -> bytes:
+    """The first `n` decompressed bytes (fewer for a short file; what could be read of a broken one)."""
+    try:
+        with open_decompressed(path) as stream:
+            out = b""
+            while len(out) < n:
+                chunk = stream.read(n - len(out))
+                if not chunk:
+                    break
+                out += chunk
+            return out
+    except (OSError, EOFError, lzma.LZMAError, pa.ArrowException):
+        return b""
+
+
+def stem(path: str) -> str:
+    """A file's name without its compression suffix, lower-cased, for format detection by name."""
+    name = os.path.basename(path.rstrip("/")).lower()
+    for suffix in COMPRESSION_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def check_pattern(pattern: str) -> None:
+    """Fail with one line when a pattern names nothing (a config error, before any work)."""
+    if glob.has_magic(pattern.split("://", 1)[-1]):
+        if not glob_files(pattern):
+            raise BuildError(f"{pattern!r} matched no files")
+    elif not exists(pattern):
+        raise BuildError(f"{pattern!r} does not exist")

@@ -1,0 +1,149 @@
+"""Input formats, told apart by content, and the plan that cuts inputs into shards of work.
+
+Every format registers itself (`builders.readers.base.register`); importing this package
+imports them all. `plan_shards` probes each input (format, size), splits big files into
+pieces through the executor and groups small files, so every core has work whatever the
+inputs look like; the plan never changes what is published, only who reads what.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+from builders import io
+from builders.config import BuildConfig, InputConfig
+from builders.readers.base import READERS, Piece, Reader, Shard, register
+from builders.readers import jsonl, text, parquet, hf  # noqa: F401  (registration)
+
+#: Formats that are text, so a file of NUL bytes given as one of them is told to be binary.
+_TEXT_FORMATS = {"jsonl", "csv", "tsv", "text", "html"}
+#: Smallest piece a big file is cut into, and most files in one shard.
+MIN_PIECE = 4 << 20
+MAX_FILES_PER_SHARD = 4096
+PROBE_FILES_PER_TASK = 256
+
+
+def _optional_formats() -> None:
+    """Formats whose modules others write or that need optional packages register if they import."""
+    import importlib
+
+    for module in ("builders.readers.csv", "builders.readers.warc"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass
+
+
+_optional_formats()
+
+
+def reader_for(fmt: str, config: InputConfig) -> Reader:
+    """The reader of a format; an unknown one (an input that could not be probed) gets the base,
+    which can still quarantine."""
+    return READERS[fmt](config) if fmt in READERS else Reader(config)
+
+
+def detect(path: str, configured: str) -> tuple[str, Optional[tuple[str, str]]]:
+    """(format, problem) of an input: by its first bytes, then its name; problem is (code, reason)."""
+    if configured != "auto" and READERS[configured].folder:
+        return configured, None
+    if configured == "auto":
+        from builders.config import is_saved_dataset
+
+        if is_saved_dataset(path):
+            return "hf", None
+    head = io.read_head(path, 1 << 16)
+    if not head:
+        if io.size(path) == 0:
+            return configured, ("empty_file", "empty file")
+        return configured, ("unreadable", "cannot read or decompress the file's first bytes")
+    binary = b"\x00" in head[:8192] and not head.startswith((b"PAR1", b"WARC/"))
+    if configured != "auto":
+        if binary and configured in _TEXT_FORMATS and not _utf16(head):
+            return configured, ("binary_file", f"binary file given as input.format {configured}")
+        return configured, None
+    for reader in sorted(READERS.values(), key=lambda r: -r.priority):
+        if reader.sniff(head):
+            return reader.name, None
+    name = io.stem(path)
+    ext = name.rsplit(".", 1)[-1] if "." in name else ""
+    for reader in READERS.values():
+        if ext in reader.extensions:
+            if binary and reader.name in _TEXT_FORMATS:
+                return reader.name, ("binary_file", f"binary content in a .{ext} file")
+            return reader.name, None
+    if binary:
+        return "auto", ("binary_file", "binary file of no known format; set input.format if it is one")
+    known = ", ".join(sorted(e for r in READERS.values() for e in r.extensions))
+    return "auto", ("unknown_format", f"cannot tell the format from the first bytes or the name .{ext} "
+                                      f"(known: {known}); set input.format")
+
+
+def _utf16(head: bytes) -> bool:
+    return head.startswith((b"\xff\xfe", b"\xfe\xff"))
+
+
+def _probe(job: tuple[list[tuple[int, str]], InputConfig, int]) -> list[Piece]:
+    """Planning task: format and size of some inputs, big ones split into pieces."""
+    files, config, target = job
+    out: list[Piece] = []
+    for index, path in files:
+        fmt, problem = detect(path, config.format)
+        size = 0 if (fmt in READERS and READERS[fmt].folder) else io.size(path)
+        piece = Piece(path, index, fmt, size=size, problem=problem)
+        if problem is None:
+            out.extend(READERS[fmt](config).split(piece, target))
+        else:
+            out.append(piece)
+    return out
+
+
+def plan_shards(config: BuildConfig, files: Sequence[str], executor, workers: int,
+                on_result: Optional[Callable] = None) -> list[Shard]:
+    """Shards of work over the inputs: big files split, small files grouped, in input order."""
+    sizes = [0 if config.input.format == "hf" else _size(p) for p in files]
+    total = sum(sizes)
+    # Enough pieces for every worker to have several, never smaller than MIN_PIECE, never larger
+    # than input.shard_size. The output does not depend on this: only how the work is spread.
+    target = max(MIN_PIECE, min(config.input.shard_size, total // max(1, workers * 4) + 1))
+    indexed = list(enumerate(files))
+    jobs = [(indexed[i:i + PROBE_FILES_PER_TASK], config.input, target)
+            for i in range(0, len(indexed), PROBE_FILES_PER_TASK)]
+    pieces = [p for chunk in executor.map(_probe, jobs, on_result) for p in chunk]
+    return group(pieces, target)
+
+
+def _size(path: str) -> int:
+    try:
+        return io.size(path)
+    except (OSError, ValueError):
+        return 0
+
+
+def group(pieces: list[Piece], target: int) -> list[Shard]:
+    """Pieces of a split file are shards of their own; whole small files are grouped up to `target`."""
+    split = {p.file_index for p in pieces if p.start or p.stop is not None}
+    shards: list[Shard] = []
+    current: list[Piece] = []
+    weight = 0
+
+    def close() -> None:
+        nonlocal current, weight
+        if current:
+            shards.append(Shard(len(shards), tuple(current)))
+        current, weight = [], 0
+
+    for piece in pieces:
+        if piece.file_index in split:
+            close()
+            shards.append(Shard(len(shards), (piece,)))
+            continue
+        current.append(piece)
+        weight += max(piece.size, 1)
+        if weight >= target or len(current) >= MAX_FILES_PER_SHARD:
+            close()
+    close()
+    return shards
+
+
+__all__ = ["READERS", "Piece", "Reader", "Shard", "register", "reader_for", "detect", "plan_shards", "group"]

@@ -1,0 +1,96 @@
+"""Parquet files, split by row groups, and the columns of Arrow tables picked by dotted keys."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from builders import io
+from builders.readers.base import Piece, Reader, register
+from builders.readers.lines import STREAM_ERRORS
+from builders.stages.base import Ledger
+
+
+def select_keys(table: pa.Table, keys: list[str]) -> pa.Table:
+    """A table of the asked keys: top-level columns, or fields of struct columns by a dotted path;
+    a key the data lacks is a column of nulls."""
+    n = table.num_rows
+    columns = {}
+    for key in keys:
+        if key in table.column_names:
+            columns[key] = table.column(key)
+            continue
+        parts = key.split(".")
+        value = table.column(parts[0]) if parts[0] in table.column_names else None
+        for part in parts[1:]:
+            if value is None or not pa.types.is_struct(value.type) or value.type.get_field_index(part) < 0:
+                value = None
+                break
+            value = pc.struct_field(value, part)
+        columns[key] = value if value is not None else pa.nulls(n, pa.string())
+    return pa.table(columns) if columns else pa.table({})
+
+
+def top_level(keys: list[str], names: list[str]) -> list[str]:
+    wanted = []
+    for key in keys:
+        name = key if key in names else key.split(".")[0]
+        if name in names and name not in wanted:
+            wanted.append(name)
+    return wanted
+
+
+@register
+class ParquetReader(Reader):
+    """Parquet: a piece is a run of row groups; positions are 1-based row numbers of the file."""
+
+    name = "parquet"
+    extensions = ("parquet", "pq")
+    unit = "row"
+    priority = 20
+
+    @classmethod
+    def sniff(cls, head: bytes) -> bool:
+        return head.startswith(b"PAR1")
+
+    def split(self, piece: Piece, target: int) -> list[Piece]:
+        if piece.size <= target * 3 // 2:
+            return [piece]
+        try:
+            with io.open_raw(piece.path) as fh:
+                meta = pq.ParquetFile(fh).metadata
+        except STREAM_ERRORS:
+            return [piece]  # read whole, where its error is quarantined
+        pieces, start, rows_before, rows, weight = [], 0, 0, 0, 0
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            rows += group.num_rows
+            weight += group.total_byte_size
+            if weight >= target or g == meta.num_row_groups - 1:
+                pieces.append(Piece(piece.path, piece.file_index, piece.format, start=start, stop=g + 1,
+                                    first=rows_before, size=weight))
+                start, rows_before, weight = g + 1, rows, 0
+        return pieces if len(pieces) > 1 else [piece]
+
+    def piece_records(self, piece: Piece, ledger: Ledger) -> Iterator[tuple[pa.Table, np.ndarray]]:
+        position = piece.first
+        try:
+            with io.open_raw(piece.path) as fh:
+                source = pq.ParquetFile(fh)
+                stop = piece.stop if piece.stop is not None else source.metadata.num_row_groups
+                groups = list(range(piece.start, stop))
+                columns = top_level(self.keys, source.schema_arrow.names)
+                if not groups:
+                    return
+                for batch in source.iter_batches(batch_size=self.config.batch_size, row_groups=groups, columns=columns):
+                    table = select_keys(pa.Table.from_batches([batch]), self.keys)
+                    positions = np.arange(position + 1, position + 1 + batch.num_rows, dtype=np.int64)
+                    position += batch.num_rows
+                    yield table, positions
+        except STREAM_ERRORS as exc:
+            self.quarantine(ledger, piece, position + 1, "unreadable",
+                            f"Parquet unreadable from row {position + 1} on: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
