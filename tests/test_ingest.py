@@ -137,3 +137,101 @@ def test_format_by_content_then_name(tmp_path):
     assert detect(str(tmp_path / "f.bin"), "auto")[1][0] == "binary_file"
     assert detect(str(tmp_path / "f.bin"), "jsonl")[1][0] == "binary_file"
     assert detect(str(tmp_path / "g.jsonl"), "auto")[1] == ("empty_file", "empty file")
+
+
+def _varied_lines(n: int) -> list:
+    rnd = __import__("random").Random(7)
+    out = []
+    for i in range(n):
+        if i % 17 == 5:
+            out.append("")  # blank lines are not records, but they count as lines
+        out.append({"id": f"r{i}", "body": "é ✓ " * rnd.randint(0, 300) + f"end {i}"})
+    return out
+
+
+@pytest.mark.parametrize("target", [1 << 16, 100_003, 1 << 30])
+def test_byte_ranges_read_every_line_once_with_its_number(tmp_path, target):
+    path = write_jsonl(tmp_path / "big.jsonl", _varied_lines(3000), compress=False)
+    whole, _, _ = read_all(path, fields={"id": "id", "text": "body"})
+    split, ledger, quarantined = read_all(path, fields={"id": "id", "text": "body"}, target=target)
+    assert quarantined == [] and ledger.stage("ingest").docs_in == 3000
+    assert split.column("id").to_pylist() == whole.column("id").to_pylist()
+    assert split.column(ORD).to_pylist() == whole.column(ORD).to_pylist()
+    # Positions are the lines of the whole file: blank lines counted.
+    lines = path.read_text(encoding="utf-8").split("\n")
+    for row in split.slice(0, 3000, ).to_pylist()[::97]:
+        line_no = row[ORD] - (3 << 36)
+        assert json.loads(lines[line_no - 1])["id"] == row["id"]
+
+
+def test_pieces_of_a_big_file_start_on_line_boundaries(tmp_path):
+    from builders.readers import _probe
+    from builders.config import InputConfig
+
+    path = write_jsonl(tmp_path / "big.jsonl", _varied_lines(3000), compress=False)
+    pieces = _probe(([(0, str(path))], InputConfig(paths=[str(path)]), 1 << 16))
+    assert len(pieces) > 10
+    assert [p.start for p in pieces][0] == 0 and pieces[-1].stop is None
+    assert all(a.stop == b.start for a, b in zip(pieces, pieces[1:]))
+    data = path.read_bytes()
+    assert all(p.first == data[: p.start].count(b"\n") for p in pieces)
+    # A compressed file cannot be entered in the middle: it stays one piece.
+    gz = write_jsonl(tmp_path / "big.jsonl.gz", _varied_lines(3000))
+    assert len(_probe(([(0, str(gz))], InputConfig(paths=[str(gz)]), 1 << 10))) == 1
+
+
+def test_a_huge_line_is_quarantined_without_being_held(tmp_path):
+    path = tmp_path / "huge.jsonl"
+    big = json.dumps({"id": "big", "body": "x" * 3_000_000})
+    path.write_text("\n".join([json.dumps({"id": "a", "body": "fine"}), big, json.dumps({"id": "b", "body": "fine too"})]) + "\n")
+    table, ledger, quarantined = read_all(path, fields={"id": "id", "text": "body"}, max_record_bytes=100_000)
+    assert table.column("id").to_pylist() == ["a", "b"]
+    assert [(q["position"], q["code"]) for q in quarantined] == [(2, "too_large")]
+    assert ledger.stage("ingest").docs_in == 3
+
+
+def test_deep_nesting_and_bad_bytes_are_quarantined_not_fatal(tmp_path):
+    path = tmp_path / "hostile.jsonl"
+    deep = b'{"id": "deep", "body": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    latin = '{"id": "latin", "body": "caf\xe9 cr\xe8me"}'.encode("cp1252")
+    garbage = b'{"id": "bin", "body": "\x81\x8d\x8f\x90\x9d"}'
+    ignored_deep = b'{"id": "ok", "body": "fine", "x": ' + b"[" * 100000 + b"]" * 100000 + b"}"
+    path.write_bytes(b"\n".join([deep, latin, garbage, ignored_deep]) + b"\n")
+    table, _, quarantined = read_all(path, fields={"id": "id", "text": "body"})
+    assert {r["id"]: r["text"] for r in table.to_pylist()} == {"latin": "café crème", "ok": "fine"}
+    assert {(q["position"], q["code"]) for q in quarantined} == {(1, "too_deep"), (3, "invalid_utf8")}
+
+
+def test_dotted_fields_reach_into_nested_records_and_kept_keys_become_columns(tmp_path):
+    rows = [{"article": {"body": "nested text", "meta": {"headline": "H"}}, "category": "sport", "tags": ["a", "b"],
+             "views": 12},
+            {"article": {"body": "second"}, "category": None}]
+    path = write_jsonl(tmp_path / "n.jsonl", rows, compress=False)
+    table, _, quarantined = read_all(path, fields={"text": "article.body", "title": "article.meta.headline"},
+                                     keep=["category", "tags", "views", "article.meta.headline"])
+    assert quarantined == []
+    out = table.to_pylist()
+    assert out[0]["text"] == "nested text" and out[0]["title"] == "H"
+    assert out[0]["category"] == "sport" and out[0]["tags"] == '["a", "b"]' and out[0]["views"] == "12"
+    assert out[0]["article_meta_headline"] == "H" and out[1]["category"] is None
+
+
+def test_records_without_an_id_get_a_stable_one(tmp_path):
+    rows = [{"id": "given", "body": "a", "link": "https://x.example/1"}, {"body": "b", "link": "https://x.example/2"},
+            {"id": None, "body": "c"}]
+    path = write_jsonl(tmp_path / "ids.jsonl", rows, compress=False)
+    first, _, q = read_all(path, fields={"id": "id", "text": "body", "url": "link"})
+    again, _, _ = read_all(path, fields={"id": "id", "text": "body", "url": "link"})
+    ids = first.column("id").to_pylist()
+    assert q == [] and ids[0] == "given" and ids[1].startswith("sha1:") and ids[2].startswith("sha1:")
+    assert len(set(ids)) == 3 and ids == again.column("id").to_pylist()
+
+
+def test_common_date_forms_become_utc():
+    values = pa.chunked_array([["Sat, 28 Nov 2026 12:00:00 GMT", "13 Sep 2020", "2020/09/13 10:00",
+                                "2020-09-13T10:22:05-04:00", "1600000000", "now", "yesterday"]])
+    parsed, bad = parse_dates(values)
+    iso = [v.isoformat() if v else None for v in parsed.to_pylist()]
+    assert iso[:5] == ["2026-11-28T12:00:00+00:00", "2020-09-13T00:00:00+00:00", "2020-09-13T10:00:00+00:00",
+                       "2020-09-13T14:22:05+00:00", "2020-09-13T12:26:40+00:00"]
+    assert bad.tolist() == [False] * 5 + [True, True]

@@ -81,7 +81,13 @@ class JsonlReader(Reader):
                 self.quarantine(ledger, piece, number, "invalid_utf8", "invalid UTF-8 that is not cp1252 either", raw=line)
                 continue
             if _depth(text) > MAX_DEPTH:
-                self.quarantine(ledger, piece, number, "too_deep", f"JSON nested deeper than {MAX_DEPTH} levels", raw=line)
+                # Arrow parses deep values it is not asked for without recursing; Python cannot.
+                row = self._arrow_row(line)
+                if row is None:
+                    self.quarantine(ledger, piece, number, "too_deep", f"JSON nested deeper than {MAX_DEPTH} levels", raw=line)
+                else:
+                    rows.append(row)
+                    kept.append(number)
                 continue
             try:
                 record = json.loads(text)
@@ -110,6 +116,15 @@ class JsonlReader(Reader):
             kept.append(number)
         schema = pa.schema([(k, pa.string()) for k in self.keys])
         return pa.Table.from_pylist(rows, schema=schema), np.asarray(kept, dtype=np.int64)
+
+
+    def _arrow_row(self, line: bytes):
+        try:
+            raw = pajson.read_json(_io.BytesIO(line), parse_options=pajson.ParseOptions(
+                explicit_schema=_nested_schema(self.keys), unexpected_field_behavior="ignore"))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        return _flatten(raw, self.keys).to_pylist()[0] if raw.num_rows == 1 else None
 
 
 def _nested_schema(keys: list[str]) -> pa.Schema:

@@ -71,6 +71,8 @@ class PerFileReader(Reader):
                 path = os.path.relpath(path, self.root)
             elif self.root and path.startswith(self.root):
                 path = path[len(self.root):].lstrip("/")
+            elif not self.root:
+                path = path.rstrip("/").rsplit("/", 1)[-1]
             ids.append(path)
         return pa.array(ids, pa.string())
 

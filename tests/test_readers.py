@@ -1,0 +1,160 @@
+"""Every registered format on files the tests write: text, HTML, Parquet, saved datasets, fsspec URLs,
+and the registry itself (a new format is one class and one registration)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from builders.config import InputConfig
+from builders.readers import READERS, detect, reader_for
+from builders.readers.base import Reader, register
+from builders.schema import ORD
+from conftest import article, read_input, write_config
+
+
+def test_every_format_is_registered_and_allowed_in_the_config():
+    assert {"jsonl", "text", "html", "parquet", "hf"} <= set(READERS)
+    for name in READERS:
+        InputConfig(paths=["x"], format=name)
+    with pytest.raises(ValueError, match="must be one of auto, "):
+        InputConfig(paths=["x"], format="docx")
+
+
+def test_a_new_format_is_one_class_and_one_registration(tmp_path):
+    import numpy as np
+
+    class Upper(Reader):
+        name = "upper-test"
+        extensions = ("up",)
+
+        def piece_records(self, piece, ledger):
+            lines = open(piece.path, encoding="utf-8").read().splitlines()
+            yield pa.table({"text": [line.upper() for line in lines]}), np.arange(1, len(lines) + 1)
+
+    register(Upper)
+    try:
+        (tmp_path / "a.up").write_text("one\ntwo\n")
+        assert detect(str(tmp_path / "a.up"), "auto") == ("upper-test", None)
+        table, ledger, _ = read_input(tmp_path / "a.up")
+        assert table.column("text").to_pylist() == ["ONE", "TWO"] and ledger.stage("ingest").docs_in == 2
+    finally:
+        del READERS["upper-test"]
+
+
+def test_text_files_title_first_line(tmp_path):
+    (tmp_path / "a.txt").write_text("The headline\n\nFirst paragraph.\n\nSecond paragraph.\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_bytes("Caf\xe9 title\nBody in cp1252: cr\xe8me.\n".encode("cp1252"))
+    (tmp_path / "c.txt").write_text("Only a title\n")
+    for name in ("a.txt", "b.txt", "c.txt"):
+        table, ledger, quarantined = read_input(tmp_path / name)
+        if name == "a.txt":
+            assert table.to_pylist()[0]["title"] == "The headline"
+            assert table.to_pylist()[0]["text"] == "First paragraph.\n\nSecond paragraph."
+            assert table.column("id").to_pylist() == ["a.txt"]
+        elif name == "b.txt":
+            assert table.to_pylist()[0]["text"] == "Body in cp1252: crème." and table.to_pylist()[0]["title"] == "Café title"
+        else:
+            assert table is None and quarantined[0]["code"] == "missing_text"
+
+
+def _page(title: str, body: list[str], lang: str = "en") -> str:
+    paras = "".join(f"<p>{p}</p>" for p in body)
+    return (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{title} | Site</title>'
+            f'<meta property="og:title" content="{title}"><meta name="author" content="Ann Writer">'
+            f'<meta property="article:published_time" content="2021-03-04T05:06:07Z">'
+            f'<link rel="canonical" href="https://www.news.example/{title.replace(" ", "-").lower()}"></head>'
+            f'<body><nav><a href="/">Home</a> <a href="/world">World</a></nav><article><h1>{title}</h1>{paras}</article>'
+            f'<footer>© 2021 News Example. All rights reserved.</footer></body></html>')
+
+
+def test_html_folder_extracts_articles_with_metadata(tmp_path):
+    folder = tmp_path / "pages" / "2021"
+    folder.mkdir(parents=True)
+    body = article(3, paragraphs=3).split("\n\n")
+    (folder / "one.html").write_text(_page("Storm hits coast", body), encoding="utf-8")
+    with gzip.open(folder / "two.html.gz", "wt", encoding="utf-8") as fh:
+        fh.write(_page("Second story", article(4, paragraphs=2).split("\n\n")))
+    (folder / "empty.html").write_text("<html><body></body></html>")
+    config = InputConfig(paths=[str(tmp_path / "pages")], keep=["author"])
+    from builders.readers import _probe
+
+    pieces = _probe(([(0, str(folder / "empty.html")), (1, str(folder / "one.html")), (2, str(folder / "two.html.gz"))],
+                     config, 1 << 30))
+    assert [p.format for p in pieces] == ["html"] * 3
+    from builders.stages.base import Ledger
+
+    ledger = Ledger()
+    reader = reader_for("html", config)
+    reader.root = str(tmp_path / "pages")
+    rows = pa.concat_tables(list(reader.read(pieces, ledger))).to_pylist()
+    assert [r["id"] for r in rows] == ["2021/one.html", "2021/two.html.gz"]
+    one = rows[0]
+    assert one["title"] == "Storm hits coast" and one["url"] == "https://www.news.example/storm-hits-coast"
+    assert one["source"] == "news.example" and one["author"] == "Ann Writer"
+    assert one["date"].isoformat().startswith("2021-03-04") and one["lang"] == "en"
+    assert one["text"].split("\n\n")[-3:] == body  # the paragraphs, a blank line apart
+    assert "All rights reserved" not in one["text"]
+    assert ledger.take_quarantined().column("code").to_pylist() == ["html_no_text"]
+
+
+def test_parquet_by_row_groups_with_nested_and_typed_columns(tmp_path):
+    n = 5000
+    table = pa.table({
+        "uid": [f"u{i}" for i in range(n)],
+        "doc": [{"body": f"text number {i}", "head": f"T{i}"} for i in range(n)],
+        "published": pa.array([pd.Timestamp("2020-01-01") + pd.Timedelta(minutes=i) for i in range(n)],
+                              pa.timestamp("ms")),
+        "views": list(range(n)),
+    })
+    path = tmp_path / "export.parquet"
+    pq.write_table(table, path, row_group_size=500)
+    fields = {"id": "uid", "text": "doc.body", "title": "doc.head", "date": "published"}
+    whole, _, q1 = read_input(path, fields=fields, keep=["views"])
+    split, ledger, q2 = read_input(path, fields=fields, keep=["views"], target=20_000)
+    assert q1 == q2 == [] and ledger.stage("ingest").docs_in == n
+    assert whole.equals(split)
+    rows = whole.to_pylist()
+    assert rows[7]["text"] == "text number 7" and rows[7]["title"] == "T7" and rows[7]["views"] == "7"
+    assert rows[7]["date"].isoformat() == "2020-01-01T00:07:00+00:00" and rows[7][ORD] == 8
+
+
+def test_saved_datasets_dataset_and_dataset_dict(tmp_path):
+    import datasets
+
+    ds = datasets.Dataset.from_dict({"text": [article(i) for i in range(5)], "title": [f"T{i}" for i in range(5)]})
+    ds.save_to_disk(str(tmp_path / "single"))
+    datasets.DatasetDict({"train": ds, "test": ds.select(range(2))}).save_to_disk(str(tmp_path / "dict"))
+    assert detect(str(tmp_path / "single"), "auto") == ("hf", None)
+    single, _, _ = read_input(tmp_path / "single", fields={"text": "text", "title": "title"})
+    assert single.column("title").to_pylist() == [f"T{i}" for i in range(5)]
+    both, _, _ = read_input(tmp_path / "dict", fields={"text": "text", "title": "title"})
+    assert both.num_rows == 7 and both.column("id").to_pylist()[0] == "dict:1"
+
+
+def test_fsspec_urls_read_like_local_files(tmp_path):
+    import fsspec
+
+    from builders.pipeline import run_build
+    from builders.config import load_config
+
+    fs = fsspec.filesystem("memory")
+    records = [{"id": f"m{i}", "text": article(50 + i), "url": f"https://m{i}.example/a"} for i in range(4)]
+    with fs.open("/dumps/a.jsonl", "w") as fh:
+        fh.write("".join(json.dumps(r) + "\n" for r in records))
+    with fs.open("/dumps/sub/b.jsonl.gz", "wb") as fh:
+        fh.write(gzip.compress(json.dumps({"id": "m9", "text": article(99)}).encode() + b"\n"))
+    try:
+        path = write_config(tmp_path, input={"paths": ["memory://dumps/**/*.jsonl*"], "fields": {"id": "id", "url": "url"}},
+                            dedup=False)
+        result = run_build(load_config(path))
+        published = pd.read_parquet(result.output / "data")
+        assert published["id"].tolist() == ["m0", "m1", "m2", "m3", "m9"]
+        assert published["source"].tolist()[:2] == ["m0.example", "m1.example"]
+    finally:
+        fs.rm("/dumps", recursive=True)
