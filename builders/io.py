@@ -120,12 +120,95 @@ def open_decompressed(path: str, offset: int = 0):
         codec = compression_of(head)
         if codec is None:
             return raw
-        if codec == "xz":
-            return lzma.open(raw, "rb")  # Arrow has no xz codec
+        if codec in _DECOMPRESSORS:
+            return Decompressing(raw, codec)
         return pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), codec)
     except BaseException:
         raw.close()
         raise
+
+
+def _gzip():
+    import zlib
+
+    return zlib.decompressobj(wbits=47)  # gzip or zlib header, one member
+
+
+def _bz2():
+    import bz2
+
+    return bz2.BZ2Decompressor()
+
+
+def _xz():
+    return lzma.LZMADecompressor()
+
+
+_DECOMPRESSORS = {"gzip": _gzip, "bz2": _bz2, "xz": _xz}
+_RAW_CHUNK = 1 << 16
+
+
+class Decompressing:
+    """A read-only stream of decompressed bytes, fed 64 KiB of stored bytes at a time.
+
+    Everything before a corrupt or truncated spot is delivered before the error is raised, so a
+    cut file loses only its last record. Concatenated members (multi-member gzip, bz2) are read on.
+    """
+
+    def __init__(self, raw: BinaryIO, codec: str) -> None:
+        self.raw, self.codec = raw, codec
+        self.decompressor = _DECOMPRESSORS[codec]()
+        self.buffer = bytearray()
+        self.done = False
+        self.error: Optional[BaseException] = None
+
+    def _fill(self, want: int) -> None:
+        while len(self.buffer) < want and not self.done and self.error is None:
+            chunk = self.raw.read(_RAW_CHUNK)
+            try:
+                while chunk:
+                    self.buffer += self.decompressor.decompress(chunk)
+                    if self.decompressor.eof:
+                        chunk = self.decompressor.unused_data
+                        if not chunk:
+                            chunk = self.raw.read(_RAW_CHUNK)
+                        if not chunk:
+                            self.done = True
+                            break
+                        self.decompressor = _DECOMPRESSORS[self.codec]()
+                    else:
+                        chunk = b""
+                else:
+                    if not self.decompressor.eof:
+                        self.error = EOFError("compressed stream ends before its end marker (truncated file)")
+            except Exception as exc:  # zlib.error, OSError, LZMAError, ValueError: whatever the codec says
+                self.error = OSError(f"corrupt {self.codec} data: {exc}")
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            out = bytearray()
+            while True:
+                part = self.read(1 << 20)
+                if not part:
+                    return bytes(out)
+                out += part
+        self._fill(n)
+        if not self.buffer and self.error is not None:
+            error, self.error = self.error, None
+            self.done = True
+            raise error
+        out = bytes(self.buffer[:n])
+        del self.buffer[:n]
+        return out
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> "Decompressing":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def read_head(path: str, n: int = 1 << 16) -> bytes:

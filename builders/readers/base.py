@@ -225,7 +225,12 @@ def conform(batch: Batch, reader: Reader, ledger: Ledger) -> pa.Table:
         columns["id"] = reader.default_ids(batch)
     else:
         missing = pc.is_null(columns["id"]).to_numpy(zero_copy_only=False)
-        if missing.any():
+        if missing.any() and reader.unit == "file":
+            # A one-document file is its own id (a mixed folder's text files have no id key).
+            columns["id"] = pc.replace_with_mask(columns["id"].combine_chunks() if isinstance(columns["id"], pa.ChunkedArray)
+                                                 else columns["id"], pa.array(missing),
+                                                 reader.default_ids(batch).filter(pa.array(missing)))
+        elif missing.any():
             columns["id"] = _fill_missing_ids(columns["id"], columns["url"], text, missing)
 
     if columns["date"] is not None:
