@@ -105,7 +105,8 @@ def plan_shards(config: BuildConfig, files: Sequence[str], executor, workers: in
     total = sum(sizes)
     # Enough pieces for every worker to have several, never smaller than MIN_PIECE, never larger
     # than input.shard_size. The output does not depend on this: only how the work is spread.
-    target = max(MIN_PIECE, min(config.input.shard_size, total // max(1, workers * 4) + 1))
+    floor = min(MIN_PIECE, config.input.shard_size)
+    target = max(floor, min(config.input.shard_size, total // max(1, workers * 4) + 1))
     indexed = list(enumerate(files))
     jobs = [(indexed[i:i + PROBE_FILES_PER_TASK], config.input, target)
             for i in range(0, len(indexed), PROBE_FILES_PER_TASK)]
