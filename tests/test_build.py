@@ -155,7 +155,7 @@ def test_same_release_whatever_the_workers_and_the_shard_plan(tmp_path):
     outputs = {}
     for name, workers, shard_size in (("one", 1, "1GB"), ("two", 2, "1GB"), ("split", 2, "64KiB")):
         result = run_build(load_config(write_config(tmp_path, input={**inputs, "shard_size": shard_size}),
-                                       [f"publish.output=out-{name}", f"executor.workers={workers}"]))
+                                       [f"publish.output={tmp_path / ('out-' + name)}", f"executor.workers={workers}"]))
         stats = result.stats
         outputs[name] = (pd.read_parquet(result.output / "data"), stats)
     assert outputs["split"][1]["shards"] > outputs["one"][1]["shards"] + 5  # the plan really differs

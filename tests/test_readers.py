@@ -158,3 +158,56 @@ def test_fsspec_urls_read_like_local_files(tmp_path):
         assert published["source"].tolist()[:2] == ["m0.example", "m1.example"]
     finally:
         fs.rm("/dumps", recursive=True)
+
+
+def test_real_warc_files_give_their_html_responses(shared):
+    expected = {"warcfile.warc.gz": (16, {"warc_warcinfo": 1, "warc_request": 17, "warc_metadata": 16}),
+                "clueweb-quirk.warc.gz": (29, {"warc_warcinfo": 1}),
+                "whirlwind.warc.gz": (1, {"warc_warcinfo": 1, "warc_request": 1, "warc_metadata": 1})}
+    for name, (responses, skipped) in expected.items():
+        path = shared / "corpora" / "warc" / name
+        assert detect(str(path), "auto") == ("warc", None)
+        table, ledger, quarantined = read_input(path, keep=["crawl_date", "charset"])
+        stats = ledger.stage("ingest")
+        # Every HTML response is read: published, or quarantined because no article came out of it.
+        assert stats.docs_in == responses and dict(stats.skipped) == skipped
+        assert (table.num_rows if table is not None else 0) + len(quarantined) == responses
+        assert all(q["code"].startswith("html_") for q in quarantined)
+        rows = table.to_pylist()
+        assert all(r["id"].startswith("urn:uuid:") and r["url"].startswith("http") and r["source"] for r in rows)
+        assert all(r[ORD] >> 36 == 0 for r in rows) and [r[ORD] for r in rows] == sorted(r[ORD] for r in rows)
+    # ClueWeb's pages are EUC-JP, declared in the HTTP header only: decoded, not mojibake.
+    clue, _, _ = read_input(shared / "corpora" / "warc" / "clueweb-quirk.warc.gz", keep=["charset"])
+    assert set(clue.column("charset").to_pylist()) == {"euc-jp"} or all("euc" in c for c in clue.column("charset").to_pylist())
+    assert any("吉田カバン" in (t or "") for t in clue.column("title").to_pylist())
+    wiki, _, _ = read_input(shared / "corpora" / "warc" / "whirlwind.warc.gz")
+    assert wiki.to_pylist()[0]["title"].startswith("Escopete") and wiki.to_pylist()[0]["lang"] == "an"
+
+
+def test_a_big_warc_is_split_at_record_offsets_and_read_once(tmp_path):
+    from io import BytesIO
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    from builders.readers import _probe
+
+    path = tmp_path / "crawl.warc.gz"
+    with open(path, "wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        for i in range(120):
+            html = _page(f"Story number {i}", article(i, paragraphs=3).split("\n\n")).encode()
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(f"https://site{i % 5}.example/s/{i}", "response",
+                                                          payload=BytesIO(html), http_headers=headers))
+            if i % 10 == 0:
+                redirect = StatusAndHeaders("301 Moved", [("Location", "https://x.example/")], protocol="HTTP/1.1")
+                writer.write_record(writer.create_warc_record(f"https://site{i % 5}.example/old/{i}", "response",
+                                                              payload=BytesIO(b""), http_headers=redirect))
+    pieces = _probe(([(0, str(path))], InputConfig(paths=[str(path)]), 20_000))
+    assert len(pieces) > 4 and all(a.stop == b.start for a, b in zip(pieces, pieces[1:]))
+    whole, ledger_whole, _ = read_input(path)
+    split, ledger, quarantined = read_input(path, target=20_000)
+    assert quarantined == [] and whole.equals(split)
+    assert split.num_rows == 120 and dict(ledger.stage("ingest").skipped) == {"http_3xx": 12}
+    assert split.column("title").to_pylist()[:2] == ["Story number 0", "Story number 1"]

@@ -7,12 +7,16 @@ union of the pieces is exactly a full read: same numbers, offsets and payloads.
 
 What this module guarantees:
 
-- Compression is told from the first bytes (gzip magic 1f 8b), not the file name. A `.warc.gz`
-  must be one gzip member per record (the standard) to be split; a single-member (or otherwise
-  not per-record) gzip gets the index `[(0, 0)]`, so nobody seeks into the middle of a member.
-  Split points are verified, not trusted: a split point is a gzip member start (or, uncompressed,
-  a byte offset) where the same record (same WARC-Record-ID) starts, and where the previous
-  record's gzip member ends.
+- Compression is told from the first bytes (gzip magic 1f 8b), not the file name.
+- Offsets: uncompressed, the record's first byte; gzip, the start of the gzip member holding the
+  record's header, which for the standard one member per record is the record's start (what
+  `warcio extract FILE OFFSET` takes). Records sharing a member share its offset (a single-member
+  `.warc.gz` has every record at offset 0).
+- Split points are verified, not trusted: the same record (same WARC-Record-ID) starts there,
+  its offset is larger than the previous record's, and for gzip it is a member start right where
+  the member holding the previous record ends. A single-member gzip (or one cut into members at
+  fixed sizes) therefore gets the index `[(0, 0)]` and nobody seeks into the middle of a member;
+  records grouped several to a member split at member boundaries.
 - Numbers are contiguous over everything yielded: every `WarcRecord` and every `WarcProblem`
   takes the next number, so for one file `records + problems == last number + 1` whatever the
   `types` filter is (filtered records are still yielded, without payload).
@@ -350,14 +354,30 @@ def _convert(rec, number: int, offset: int, types, max_payload: int) -> WarcReco
     return WarcRecord(http_status=http_status, content_type=content_type, payload=payload, **base)
 
 
-def _fastwarc_records(ArchiveIterator, raw, fmt: _Format):
-    # A generator, so that an error while fastwarc opens the stream surfaces at next() like any other.
-    yield from ArchiveIterator(raw, parse_http=False, quirks_mode=fmt.lf_only, auto_decode="none", stream_detect=fmt.gz)
+def _fastwarc_records(raw, fmt: _Format):
+    """(record, raw offset) pairs from fastwarc, reading `raw` from where it stands.
+
+    A generator, so that an error while fastwarc opens the stream surfaces at next() like any
+    other. For gzip the offset is the start of the gzip member the record's header is in
+    (`GzipReader.frame_start_position()`): exact for one member per record, the member's start
+    for records sharing a member, and the same whichever offset reading started at. (fastwarc's
+    `stream_pos` is exact per record too, but a buffer position inside shared members.)
+    """
+    from fastwarc.stream_io import GzipReader
+    from fastwarc.warc import ArchiveIterator
+
+    options = dict(parse_http=False, quirks_mode=fmt.lf_only, auto_decode="none", stream_detect=False)
+    if fmt.gz:
+        reader = GzipReader(raw)
+        for rec in ArchiveIterator(reader, **options):
+            frame = reader.frame_start_position()
+            yield rec, frame if frame is not None else rec.stream_pos
+    else:
+        for rec in ArchiveIterator(raw, **options):
+            yield rec, rec.stream_pos
 
 
 def _iter_fastwarc(path, fmt: _Format, start, number, stop, max_payload, types):
-    from fastwarc.warc import ArchiveIterator
-
     gz = fmt.gz
     raw = open_raw(path)
     aux = open_raw(path)  # for probing, so `raw` stays where fastwarc left it
@@ -365,11 +385,11 @@ def _iter_fastwarc(path, fmt: _Format, start, number, stop, max_payload, types):
         pos = start
         while True:
             raw.seek(pos)
-            records = _fastwarc_records(ArchiveIterator, raw, fmt)
+            records = _fastwarc_records(raw, fmt)
             last_good = None
             while True:
                 try:
-                    rec = next(records)
+                    rec, offset = next(records)
                 except StopIteration:
                     # fastwarc ends quietly on some damage (a gzip member cut short in its header):
                     # anything but whitespace after the last record read is a problem too.
@@ -390,7 +410,6 @@ def _iter_fastwarc(path, fmt: _Format, start, number, stop, max_payload, types):
                         scan_from = p_off
                     message = f"unreadable data after the previous record: {exc}"
                     break
-                offset = rec.stream_pos
                 if stop is not None and offset >= stop:
                     return
                 try:
@@ -548,15 +567,18 @@ def warc_index(path: str, every_bytes: int) -> list[tuple[int, int]]:
     """Split points: (offset, number) of record starts, the first always (0, 0), then roughly one
     every `every_bytes` of the RAW file. Reads the file once, fast (fastwarc).
 
-    Each split point is verified: the same record (same WARC-Record-ID) starts there, and for
-    gzip the point is a member boundary that the previous record's member ends at. A gzip WARC
-    that is not one member per record therefore gets [(0, 0)]; so does an ARC file.
+    Each split point is verified (see the module docstring): a single-member gzip WARC gets
+    [(0, 0)]; so do ARC files, files that are not WARCs and files that cannot be opened (iter_warc
+    then reports why). Should reading fail midway, the points found so far are returned.
     """
     if every_bytes <= 0:
         raise ValueError("every_bytes must be positive")
     points = [(0, 0)]
-    with open_raw(path) as f:
-        fmt = _detect(f)
+    try:
+        with open_raw(path) as f:
+            fmt = _detect(f)
+    except Exception:  # noqa: BLE001 - iter_warc reports it as a WarcProblem
+        return points
     if fmt.kind != "warc":
         return points
     aux = open_raw(path)
@@ -572,6 +594,8 @@ def warc_index(path: str, every_bytes: int) -> list[tuple[int, int]]:
                     points.append((item.offset, item.number))
                 next_at = item.offset + every_bytes
             prev = item
+    except Exception:  # noqa: BLE001 - the points so far are sound; iter_warc reports the rest
+        pass
     finally:
         aux.close()
     return points
@@ -581,10 +605,6 @@ def _is_split_point(f: BinaryIO, gz: bool, prev: WarcRecord, rec: WarcRecord) ->
     block = _header_block(_head_at(f, rec.offset, gz))
     if block is None or rec.record_id is None or _record_id_in(block) != rec.record_id:
         return False
-    if gz:
-        prev_block = _header_block(_head_at(f, prev.offset, gz))
-        if prev_block is None or prev.record_id is None or _record_id_in(prev_block) != prev.record_id:
-            return False
-        if _member_end(f, prev.offset) != rec.offset:
-            return False
-    return True
+    # For gzip, prev.offset is the start of the member holding the previous record (maybe with
+    # records before it): that member must end right where this record's member begins.
+    return not gz or _member_end(f, prev.offset) == rec.offset
