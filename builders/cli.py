@@ -127,6 +127,10 @@ def _summary(result, console) -> None:
         f"read {t['read']:,} = published {t['published']:,} + rejected {t['rejected']:,} "
         f"+ quarantined {t['quarantined']:,} in {stats['seconds']:.1f}s with {stats['workers']} worker(s)"
     )
+    unused = stats["stages"].get("ingest", {}).get("unused_keys", {})
+    if unused:
+        names = ", ".join(sorted(unused)[:12]) + (", ..." if len(unused) > 12 else "")
+        console.print(f"input keys not published (input.keep carries them): {names}", markup=False, highlight=False)
     for q in result.quarantine_examples:
         field = f" field {q['field']!r}:" if q["field"] else ""
         console.print(f"quarantined: {q['file']}:{q['position']}:{field} {q['reason']}", markup=False, highlight=False, soft_wrap=True)

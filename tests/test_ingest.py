@@ -204,12 +204,14 @@ def test_deep_nesting_and_bad_bytes_are_quarantined_not_fatal(tmp_path):
 
 def test_dotted_fields_reach_into_nested_records_and_kept_keys_become_columns(tmp_path):
     rows = [{"article": {"body": "nested text", "meta": {"headline": "H"}}, "category": "sport", "tags": ["a", "b"],
-             "views": 12},
+             "views": 12, "author": "not asked for", "section": "world"},
             {"article": {"body": "second"}, "category": None}]
     path = write_jsonl(tmp_path / "n.jsonl", rows, compress=False)
-    table, _, quarantined = read_all(path, fields={"text": "article.body", "title": "article.meta.headline"},
-                                     keep=["category", "tags", "views", "article.meta.headline"])
+    table, ledger, quarantined = read_all(path, fields={"text": "article.body", "title": "article.meta.headline"},
+                                          keep=["category", "tags", "views", "article.meta.headline"])
     assert quarantined == []
+    # Keys neither mapped nor kept are named, not dropped without a word.
+    assert dict(ledger.stage("ingest").unused_keys) == {"author": 1, "section": 1}
     out = table.to_pylist()
     assert out[0]["text"] == "nested text" and out[0]["title"] == "H"
     assert out[0]["category"] == "sport" and out[0]["tags"] == '["a", "b"]' and out[0]["views"] == "12"

@@ -157,6 +157,11 @@ class Reader:
         ledger.stage(STAGE).docs_in += 1
         ledger.quarantine(piece.path, position, code, reason, field=field, raw=raw)
 
+    def note_keys(self, ledger: Ledger, keys) -> None:
+        """Top-level record keys one file has: those neither mapped nor kept are counted as unused."""
+        used = {k.split(".")[0] for k in self.keys} | set(self.keys)
+        ledger.stage(STAGE).unused_keys.update(k for k in dict.fromkeys(keys) if k not in used)
+
     def skip(self, ledger: Ledger, reason: str, n: int = 1) -> None:
         """Input entries that are not documents (WARC request records, redirects): counted, not read."""
         ledger.stage(STAGE).skipped[reason] += n

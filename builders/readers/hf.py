@@ -32,6 +32,7 @@ class HfReader(Reader):
             return
         parts = [loaded[name] for name in sorted(loaded)] if isinstance(loaded, datasets.DatasetDict) else [loaded]
         position = 0
+        self.note_keys(ledger, parts[0].column_names if parts else [])
         for part in parts:
             table = part.data.table if hasattr(part.data, "table") else part.data
             if part._indices is not None:  # a filtered or shuffled view: flatten it first

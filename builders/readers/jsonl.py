@@ -37,9 +37,14 @@ class JsonlReader(Reader):
         numbers: list[int] = []
         last = piece.first
         limit = self.config.max_record_bytes
+        sample: list[bytes] = []
         try:
             for number, line in iter_lines(piece, limit):
                 last = number
+                if len(sample) < 20 and line is not None:
+                    sample.append(line)
+                    if len(sample) == 20:
+                        self.note_keys(ledger, _keys_of(sample))
                 if line is None or len(line) > limit:
                     self.quarantine(ledger, piece, number, "too_large",
                                     f"line longer than input.max_record_bytes ({limit:,} bytes)",
@@ -58,6 +63,8 @@ class JsonlReader(Reader):
             self.quarantine(ledger, piece, last + 1, "truncated", f"unreadable from here on: {_one_line(exc)}")
         if block:
             yield self._parse(piece, block, numbers, schema, ledger)
+        if 0 < len(sample) < 20:
+            self.note_keys(ledger, _keys_of(sample))
 
     def _parse(self, piece, block, numbers, schema, ledger) -> tuple[pa.Table, np.ndarray]:
         try:
@@ -125,6 +132,19 @@ class JsonlReader(Reader):
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
         return _flatten(raw, self.keys).to_pylist()[0] if raw.num_rows == 1 else None
+
+
+def _keys_of(lines: list[bytes]) -> list[str]:
+    """The top-level keys of the first lines of a piece (a sample: what the file looks like)."""
+    keys: dict[str, None] = {}
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(record, dict):
+            keys.update(dict.fromkeys(record))
+    return list(keys)
 
 
 def _nested_schema(keys: list[str]) -> pa.Schema:

@@ -84,6 +84,8 @@ class ParquetReader(Reader):
                 stop = piece.stop if piece.stop is not None else source.metadata.num_row_groups
                 groups = list(range(piece.start, stop))
                 columns = top_level(self.keys, source.schema_arrow.names)
+                if piece.start == 0:
+                    self.note_keys(ledger, source.schema_arrow.names)
                 if not groups:
                     return
                 for batch in source.iter_batches(batch_size=self.config.batch_size, row_groups=groups, columns=columns):

@@ -24,6 +24,9 @@ class StageStats:
     #: Input entries that are not documents (a WARC request record, a redirect), by reason;
     #: counted for the record, outside docs_in and the reconciliation.
     skipped: Counter = field(default_factory=Counter)
+    #: Record keys seen in the input that no field maps and `input.keep` does not carry, by
+    #: the number of files they were seen in (ingest), so nothing is dropped without a word.
+    unused_keys: Counter = field(default_factory=Counter)
     seconds: float = 0.0
 
     def merge(self, other: "StageStats") -> None:
@@ -32,6 +35,7 @@ class StageStats:
         self.dropped.update(other.dropped)
         self.quarantined.update(other.quarantined)
         self.skipped.update(other.skipped)
+        self.unused_keys.update(other.unused_keys)
         self.seconds += other.seconds
 
     def as_dict(self) -> dict:
@@ -44,6 +48,8 @@ class StageStats:
             out["quarantined"] = dict(sorted(self.quarantined.items()))
         if self.skipped:
             out["skipped"] = dict(sorted(self.skipped.items()))
+        if self.unused_keys:
+            out["unused_keys"] = dict(sorted(self.unused_keys.items()))
         out["seconds"] = round(self.seconds, 3)
         return out
 

@@ -137,6 +137,10 @@ def write_card(config: BuildConfig, staging: Path, stats: dict, published: Publi
         notes += [f"skipped {reason}: {n:,}" for reason, n in stage.get("skipped", {}).items()]
         dropped = ", ".join(notes) or "-"
         lines.append(f"| {name} | {stage['docs_in']:,} | {stage['docs_out']:,} | {dropped} |")
+    unused = stats["stages"].get("ingest", {}).get("unused_keys", {})
+    if unused:
+        lines += ["", "Input record keys not published (neither mapped to a column nor listed in `input.keep`): "
+                  + ", ".join(f"`{k}`" for k in sorted(unused)) + "."]
     lines += ["", "## Columns", "", "| column | type | meaning |", "| --- | --- | --- |"]
     for field in published.schema:
         meaning = COLUMN_DOCS.get(field.name, "kept from the input records (input.keep)")
