@@ -145,11 +145,11 @@ def _xz():
 
 
 _DECOMPRESSORS = {"gzip": _gzip, "bz2": _bz2, "xz": _xz}
-_RAW_CHUNK = 1 << 16
+_RAW_CHUNK = 1 << 18
 
 
 class Decompressing:
-    """A read-only stream of decompressed bytes, fed 64 KiB of stored bytes at a time.
+    """A read-only stream of decompressed bytes, fed 256 KiB of stored bytes at a time.
 
     Everything before a corrupt or truncated spot is delivered before the error is raised, so a
     cut file loses only its last record. Concatenated members (multi-member gzip, bz2) are read on.
@@ -165,22 +165,18 @@ class Decompressing:
     def _fill(self, want: int) -> None:
         while len(self.buffer) < want and not self.done and self.error is None:
             chunk = self.raw.read(_RAW_CHUNK)
+            if not chunk:
+                if self.decompressor.eof:
+                    self.done = True
+                else:
+                    self.error = EOFError("compressed stream ends before its end marker (truncated file)")
+                return
             try:
                 while chunk:
-                    self.buffer += self.decompressor.decompress(chunk)
-                    if self.decompressor.eof:
-                        chunk = self.decompressor.unused_data
-                        if not chunk:
-                            chunk = self.raw.read(_RAW_CHUNK)
-                        if not chunk:
-                            self.done = True
-                            break
+                    if self.decompressor.eof:  # another member follows (multi-member gzip, bz2)
                         self.decompressor = _DECOMPRESSORS[self.codec]()
-                    else:
-                        chunk = b""
-                else:
-                    if not self.decompressor.eof:
-                        self.error = EOFError("compressed stream ends before its end marker (truncated file)")
+                    self.buffer += self.decompressor.decompress(chunk)
+                    chunk = self.decompressor.unused_data if self.decompressor.eof else b""
             except Exception as exc:  # zlib.error, OSError, LZMAError, ValueError: whatever the codec says
                 self.error = OSError(f"corrupt {self.codec} data: {exc}")
 

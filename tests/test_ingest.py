@@ -237,3 +237,28 @@ def test_common_date_forms_become_utc():
     assert iso[:5] == ["2026-11-28T12:00:00+00:00", "2020-09-13T00:00:00+00:00", "2020-09-13T10:00:00+00:00",
                        "2020-09-13T14:22:05+00:00", "2020-09-13T12:26:40+00:00"]
     assert bad.tolist() == [False] * 5 + [True, True]
+
+
+@pytest.mark.parametrize("codec", ["gzip", "gzip-members", "bz2", "xz", "zstd"])
+def test_large_compressed_files_read_whole(tmp_path, codec):
+    """Files many times larger than one read of stored bytes, and several concatenated members."""
+    import os
+
+    rows = [{"id": f"r{i}", "body": os.urandom(300).hex()} for i in range(6000)]  # ~3.6 MB, barely compressible
+    data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    path = tmp_path / "big.jsonl.x"
+    if codec == "gzip":
+        path.write_bytes(gzip.compress(data))
+    elif codec == "gzip-members":
+        half = data.index(b"\n", len(data) // 2) + 1
+        path.write_bytes(gzip.compress(data[:half]) + gzip.compress(data[half:]))
+    elif codec == "bz2":
+        path.write_bytes(bz2.compress(data))
+    elif codec == "xz":
+        path.write_bytes(lzma.compress(data))
+    else:
+        with pa.output_stream(str(path), compression="zstd") as out:
+            out.write(data)
+    assert path.stat().st_size > 1 << 20
+    table, ledger, quarantined = read_all(path, fields={"id": "id", "text": "body"})
+    assert quarantined == [] and table.column("id").to_pylist() == [r["id"] for r in rows]
