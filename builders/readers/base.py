@@ -357,16 +357,18 @@ def _parse_dates_slowly(strings: list, target) -> tuple[pa.Array, Optional[np.nd
             continue
         try:
             value = pd.Timestamp(s)
-        except (ValueError, OverflowError, TypeError):
+        except (ValueError, OverflowError, TypeError, ArithmeticError):
             try:
                 value = pd.Timestamp(email.utils.parsedate_to_datetime(s))
             except (ValueError, TypeError, IndexError, OverflowError):
                 if s.isdigit() and 9 <= len(s) <= 10:  # Unix seconds
                     value = pd.Timestamp(datetime.fromtimestamp(int(s), tz=timezone.utc))
-        if value is None or value is pd.NaT or pd.isna(value):
+        try:
+            if value is None or value is pd.NaT or pd.isna(value) or not 1 <= value.year <= 9999:
+                raise ValueError("no date")
+            value = value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
+            parsed.append(value.to_pydatetime())
+        except (ValueError, OverflowError, TypeError, AttributeError):
             parsed.append(None)
             bad[i] = True
-            continue
-        value = value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
-        parsed.append(value.to_pydatetime())
     return pa.array(parsed, target), (bad if bad.any() else None)
