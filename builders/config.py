@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from builders import io
 from builders.errors import BuildError, ConfigError
@@ -91,6 +91,16 @@ class CsvOptions(Section):
     header: bool = Field(True, description="the first row names the columns")
     columns: Optional[list[str]] = Field(None, description="column names, for files without a header row")
 
+    @model_validator(mode="after")
+    def _characters(self) -> "CsvOptions":
+        for name in ("delimiter", "quote"):
+            value = getattr(self, name)
+            if value is not None and (len(value.encode("utf-8")) != 1 or value in "\r\n"):
+                raise ValueError(f"{name} must be one single-byte character other than a line break")
+        if self.delimiter is not None and self.delimiter == self.quote:
+            raise ValueError("delimiter and quote must differ")
+        return self
+
 
 class HtmlOptions(Section):
     extractor: Literal["trafilatura", "resiliparse"] = Field(
@@ -121,6 +131,21 @@ class InputConfig(Section):
     )
     csv: CsvOptions = Field(default_factory=CsvOptions, description="CSV and TSV options")
     html: HtmlOptions = Field(default_factory=HtmlOptions, description="HTML extraction (html and warc formats)")
+
+    @model_validator(mode="after")
+    def _kept_columns(self) -> "InputConfig":
+        from builders.schema import CORE_FIELDS
+
+        seen = set()
+        for key in self.keep:
+            column = key.replace(".", "_")
+            if column in CORE_FIELDS or column.startswith("_"):
+                raise ValueError(f"keep: {key!r} would become column {column!r}, which the builder owns; "
+                                 "map it with input.fields instead")
+            if column in seen:
+                raise ValueError(f"keep: two keys become column {column!r}")
+            seen.add(column)
+        return self
 
 
 class CleanConfig(Section):

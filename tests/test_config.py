@@ -117,3 +117,27 @@ def test_bad_set_syntax(project):
 def test_schema_defaults_are_valid():
     config = BuildConfig.model_validate({"name": "n", "input": {"paths": ["x"]}, "publish": {"output": "o"}})
     assert config.publish.formats == ["parquet", "hf"]
+
+
+@pytest.mark.parametrize("section, message", [
+    ({"keep": ["text"]}, "which the builder owns"),
+    ({"keep": ["a.b", "a_b"]}, "two keys become column 'a_b'"),
+    ({"csv": {"delimiter": "\n"}}, "single-byte character"),
+    ({"csv": {"delimiter": "é"}}, "single-byte character"),
+    ({"csv": {"delimiter": "'", "quote": "'"}}, "must differ"),
+    ({"format": "docx"}, "must be one of auto, csv"),
+    ({"shard_size": "lots"}, "byte size"),
+])
+def test_bad_input_options_fail_with_one_line(section, message):
+    from builders.config import validate
+
+    with pytest.raises(ConfigError, match=message) as info:
+        validate({"name": "x", "input": {"paths": ["a"], **section}, "publish": {"output": "o"}})
+    assert "\n" not in str(info.value)
+
+
+def test_sizes_read_with_units():
+    from builders.config import InputConfig
+
+    config = InputConfig(paths=["a"], shard_size="16MiB", max_record_bytes="2.5MB")
+    assert config.shard_size == 16 << 20 and config.max_record_bytes == 2_500_000

@@ -69,7 +69,7 @@ def detect(path: str, configured: str) -> tuple[str, Optional[tuple[str, str]]]:
     ext = name.rsplit(".", 1)[-1] if "." in name else ""
     for reader in READERS.values():
         if ext in reader.extensions:
-            if binary and reader.name in _TEXT_FORMATS:
+            if binary and reader.name in _TEXT_FORMATS and not _utf16(head):
                 return reader.name, ("binary_file", f"binary content in a .{ext} file")
             return reader.name, None
     if binary:
