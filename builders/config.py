@@ -254,6 +254,10 @@ def describe_error(err: dict, raw: dict) -> str:
     msg = err["msg"]
     if kind == "literal_error":
         msg = "must be one of " + err["ctx"]["expected"]
+    if kind == "value_error":
+        msg = str(err.get("ctx", {}).get("error", msg.removeprefix("Value error, ")))
+        if isinstance(value, dict):  # a check of the whole section: its message names the key
+            return f"{key}: {msg}"
     return f"{key}: {value!r} is not allowed: {msg}"
 
 
