@@ -192,24 +192,34 @@ class _Timeout(BaseException):
         self.token = token
 
 
+class _Limit:
+    """State of one `_time_limit` block; `outer_exc` is what the caller's own alarm handler raised
+    inside it, which must reach the caller unchanged (not become a parse_error)."""
+
+    outer_fired = False
+    outer_exc: BaseException | None = None
+
+
 @contextmanager
-def _time_limit(seconds: float | None) -> Iterator[None]:
+def _time_limit(seconds: float | None) -> Iterator[_Limit]:
     """Raise ExtractionError("timeout") if the block runs longer than `seconds` (main thread only).
 
     Uses ITIMER_REAL/SIGALRM, so it only works in the main thread of a process; elsewhere (and
     where setitimer is missing, or without a positive limit) the block just runs. Re-entrant: an
-    alarm already armed by the caller (an outer limit, or anyone's setitimer) keeps its deadline;
-    if it falls inside our block its handler is called on time, otherwise it is re-armed with the
-    time it has left when we leave. The previous handler is always restored. C code (the HTML
-    parser) is interrupted only when it returns to Python.
+    alarm already armed by the caller (an outer limit, pytest-timeout, anyone's setitimer) keeps
+    its deadline: if that falls inside our block, the caller's handler is called on time (and what
+    it raises is re-raised after the block even if the extractor swallowed it), otherwise it is
+    re-armed with the time it has left when we leave. The previous handler is always restored.
+    C code (the HTML parsers) is interrupted only when it returns to Python.
     """
+    limit = _Limit()
     if (
         not seconds
         or seconds <= 0
         or not hasattr(signal, "setitimer")
         or threading.current_thread() is not threading.main_thread()
     ):
-        yield
+        yield limit
         return
     token = object()
     start = time.monotonic()
@@ -217,24 +227,27 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
     prev_handler = signal.getsignal(signal.SIGALRM)
     prev_delay, prev_interval = signal.setitimer(signal.ITIMER_REAL, 0)
     prev_deadline = start + prev_delay if prev_delay > 0 else None
-    state = {"outer_fired": False}
 
     def _arm() -> None:
         now = time.monotonic()
-        due = deadline if prev_deadline is None or state["outer_fired"] else min(deadline, prev_deadline)
+        due = deadline if prev_deadline is None or limit.outer_fired else min(deadline, prev_deadline)
         signal.setitimer(signal.ITIMER_REAL, max(due - now, 1e-4))
 
     def _handler(signum, frame):  # noqa: ANN001
         now = time.monotonic()
-        if prev_deadline is not None and not state["outer_fired"] and now >= prev_deadline - 1e-4:
-            state["outer_fired"] = True  # the caller's alarm is due: deliver it as it would have been
+        if prev_deadline is not None and not limit.outer_fired and now >= prev_deadline - 1e-4:
+            limit.outer_fired = True  # the caller's alarm is due: deliver it as it would have been
             if now < deadline - 1e-4:
                 _arm()  # first, so that our limit still holds if the caller's handler returns
-            if callable(prev_handler):
-                prev_handler(signum, frame)  # usually raises: the outer limit wins
-            elif prev_handler == signal.SIG_DFL:
-                signal.signal(signal.SIGALRM, signal.SIG_DFL)
-                signal.raise_signal(signal.SIGALRM)  # the default action terminates the process
+            try:
+                if callable(prev_handler):
+                    prev_handler(signum, frame)
+                elif prev_handler == signal.SIG_DFL:
+                    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+                    signal.raise_signal(signal.SIGALRM)  # the default action terminates the process
+            except BaseException as exc:
+                limit.outer_exc = exc
+                raise
             if now < deadline - 1e-4:
                 return
         if now >= deadline - 1e-4:
@@ -244,7 +257,9 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
     try:
         signal.signal(signal.SIGALRM, _handler)
         _arm()
-        yield
+        yield limit
+        if limit.outer_exc is not None:
+            raise limit.outer_exc  # the extractor swallowed the caller's exception: give it back
     except _Timeout as exc:
         if exc.token is not token:
             raise
@@ -259,7 +274,7 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
                 if exc.token is not token:
                     raise
         if prev_deadline is not None:
-            if state["outer_fired"]:
+            if limit.outer_fired:
                 if prev_interval > 0:
                     signal.setitimer(signal.ITIMER_REAL, prev_interval, prev_interval)
             else:
@@ -343,14 +358,32 @@ def _clean(value: object) -> str | None:
 
 # --------------------------------------------------------------------------- text layout
 
-_CJK_WIDE = r"\u1100-\u11ff\u2e80-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
-# A line break in the page source is white space: a space between words, nothing between two
-# wide East Asian characters (CSS Text 3 segment-break transformation).
-_SEGMENT_BREAK = re.compile(rf"(?:(?<=[{_CJK_WIDE}])\s*[\r\n]\s*(?=[{_CJK_WIDE}]))|(\s*[\r\n]\s*)")
+# Wide East Asian characters other than Hangul (Korean puts spaces between words).
+_CJK_WIDE = r"\u2e80-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uff9f"
+_CJK_BREAK = re.compile(rf"[\r\n][ \t\r\n]*(?=[{_CJK_WIDE}])")
+_CJK_CHAR = re.compile(rf"[{_CJK_WIDE}]")
+_LINE_BREAK = re.compile(r"\s*[\r\n]\s*")
+
+
+def _join_cjk_lines(html: str) -> str:
+    """Drop line breaks of the page source between two wide East Asian characters, as browsers
+    do (CSS Text 3 segment-break transformation): 香港\\n道歉 is 香港道歉, not 香港 道歉. Every other
+    source line break is a space, which both extractors already make of it (see `_unwrap`)."""
+
+    # Pages in these scripts show one in their first 64 KB (title, menus); others skip the pass.
+    if not _CJK_CHAR.search(html, 0, 65536):
+        return html
+
+    def join(m: re.Match) -> str:
+        i = m.start()
+        return "" if i > 0 and _CJK_CHAR.match(html, i - 1) else m.group(0)
+
+    return _CJK_BREAK.sub(join, html)
 
 
 def _unwrap(text: str) -> str:
-    return _SEGMENT_BREAK.sub(lambda m: " " if m.group(1) is not None else "", text)
+    """A line break inside a text node of the page is white space, not a paragraph break."""
+    return _LINE_BREAK.sub(" ", text)
 
 
 def _paragraphs(text: str | None) -> list[str]:
@@ -360,21 +393,25 @@ def _paragraphs(text: str | None) -> list[str]:
 # --------------------------------------------------------------------------- trafilatura
 
 # Options, measured with benchmarks/extraction.py on the 23 pages of ../shared/corpora/html-news
-# (token precision / recall, micro-averaged, CJK by character):
-#   trafilatura.extract(html) defaults .............................. P 0.941  R 0.998
+# (token precision / recall, micro-averaged, CJK by character; pages/s through extract_article on
+# one core of a busy 2-core machine, so compare rows, not absolute figures):
+#   trafilatura.extract(html) defaults (no metadata) ................ P 0.941  R 0.998  35/s
 #   bare_extraction, include_comments=False ......................... P 0.941  R 0.998
 #     + favor_recall ................................................ P 0.925  R 0.997
-#     + favor_precision ............................................. P 0.974  R 0.994
-#     include_tables=False changes nothing measurable (P +0.0004, R -0.001)
+#     + favor_precision ............................................. P 0.974  R 0.994  27/s
+#     + favor_precision, fast=True (no readability/justext fallback)  P 0.974  R 0.994  34/s
+#     include_tables=False: no measurable change (P +0.0004, R -0.001)
 #   deduplicate=True: never. Its LRU cache is process-global, so a page's text depends on the
-#     pages the worker saw before (in our grid, re-run pages lost up to 95 % of their tokens).
-#   chosen: favor_precision run, widened with a default-options run on the same parsed tree:
-#     the default run's lines from the first to the last line the precision run kept (interior
-#     lines it pruned: in-story links, table rows) plus, just above them, the page's standfirst
-#     when it is the page's <meta> description ........................ P 0.975  R 0.998
-#   It costs a second extraction pass (parsing and metadata are shared): 19 pages/s instead of 28
-#   for one favor_precision pass on these large pages (trafilatura.extract defaults: 34, without
-#   metadata). include_comments=False: reader comments are not the article.
+#     pages the worker saw before (re-run pages in our grid fell to recall 0.17 ... 0.003).
+#   chosen (the only setting at least as good as the defaults on both P and R):
+#     a favor_precision pass (fast=True) locates the article; a default-options pass on the same
+#     parsed tree gives the lines between its first and last line (interior lines the precision
+#     pass pruned: in-story links, table rows) and, just above them, the standfirst when it is
+#     the page's <meta> description .................................. P 0.975  R 0.998  17/s
+#     with fast=True on both passes ................................... P 0.975  R 0.997  21/s
+#   So the two passes cost about half the throughput of one favor_precision pass, for +0.004
+#   recall (a lead paragraph, and teaser/product lines inside article bodies that the expected
+#   texts keep). include_comments=False: reader comments are not the article.
 _TRAFILATURA_OPTIONS = dict(include_comments=False, include_tables=True, deduplicate=False, with_metadata=False)
 _MAX_WIDEN_RATIO = 1.5  # a widened span this much longer than the precision text is not interior chrome
 
@@ -386,9 +423,7 @@ def _trafilatura_lines(doc) -> list[str]:  # noqa: ANN001
 
     body = doc.body
     for el in body.iter():
-        if el.tag == "code":
-            continue
-        if el.text and ("\n" in el.text or "\r" in el.text):
+        if el.text and el.tag != "code" and ("\n" in el.text or "\r" in el.text):  # <pre> keeps its lines
             el.text = _unwrap(el.text)
         if el.tail and ("\n" in el.tail or "\r" in el.tail):
             el.tail = _unwrap(el.tail)
@@ -426,7 +461,9 @@ def _run_trafilatura(html: str, url: str | None) -> dict:
     if tree is None:
         raise ExtractionError("parse_error", "trafilatura could not parse the page")
     # bare_extraction works on its own copy of a tree it is given: parse once, extract twice.
-    precise = _trafilatura_lines(trafilatura.bare_extraction(tree, url=url, favor_precision=True, **_TRAFILATURA_OPTIONS))
+    precise = _trafilatura_lines(
+        trafilatura.bare_extraction(tree, url=url, favor_precision=True, fast=True, **_TRAFILATURA_OPTIONS)
+    )
     full = _trafilatura_lines(trafilatura.bare_extraction(tree, url=url, **_TRAFILATURA_OPTIONS))
     if not precise and not full:
         return {"text": "", "title": None, "date": None, "author": None, "sitename": None, "url": url}
@@ -447,8 +484,14 @@ def _run_trafilatura(html: str, url: str | None) -> dict:
 # extract_plain_text(main_content=True) options, measured like the trafilatura ones above:
 #   defaults (alt_texts, list_bullets, comments, post_meta on) ...... P 0.840  R 0.9997
 #   alt_texts=False, comments=False, post_meta=False .................. P 0.898  R 0.998
-# list_bullets does not change tokens; off, so list items are plain paragraphs. ~650 pages/s.
+# list_bullets does not change tokens; off, so list items are plain paragraphs. About 15 times
+# the pages/s of our trafilatura extraction.
 _RESILIPARSE_OPTIONS = dict(main_content=True, alt_texts=False, comments=False, post_meta=False, list_bullets=False)
+# Its main-content pass is super-quadratic in nesting depth and runs in C, out of SIGALRM's reach
+# (measured: 1,000 nested <div> 0.02 s, 10,000 2.3 s, 20,000 11 s, 100,000 nearly 5 minutes).
+# A CSS child chain finds an element nested deeper than this in about 5 ms, 0.3 ms on real pages.
+_MAX_DEPTH = 1000
+_TOO_DEEP = "*" + " > *" * _MAX_DEPTH
 
 
 def _attr(tree, selector: str, name: str) -> str | None:  # noqa: ANN001
@@ -475,6 +518,10 @@ def _run_resiliparse(html: str, url: str | None) -> dict:
     except ImportError as exc:
         raise ExtractionError("extractor_missing", f"resiliparse is not installed ({exc})") from None
     tree = HTMLTree.parse(html)
+    if tree.document is None:
+        return {"text": "", "title": None, "date": None, "author": None, "sitename": None, "url": url}
+    if tree.document.query_selector(_TOO_DEEP) is not None:
+        raise ExtractionError("parse_error", f"resiliparse: elements nested more than {_MAX_DEPTH} deep")
     text = extract_plain_text(tree, **_RESILIPARSE_OPTIONS)
     page_url = None
     for candidate in (_attr(tree, 'link[rel~="canonical" i]', "href"), _attr(tree, 'meta[property="og:url" i]', "content")):
@@ -525,10 +572,11 @@ def extract_article(
     reason = _not_html_reason(raw, http_content_type)
     if reason:
         raise ExtractionError("not_html", reason)
-    with _time_limit(timeout):
+    with _time_limit(timeout) as limit:
         html, charset = decode_html(raw, http_content_type)
         if "\x00" in html:
             html = html.replace("\x00", "")
+        html = _join_cjk_lines(html)
         if not _TAG.search(html):
             raise ExtractionError("not_html", "no HTML markup in the page")
         run = _run_trafilatura if extractor == "trafilatura" else _run_resiliparse
@@ -537,6 +585,8 @@ def extract_article(
         except ExtractionError:
             raise
         except Exception as exc:  # noqa: BLE001 - garbage pages: any failure is this page's
+            if exc is limit.outer_exc:
+                raise  # the caller's own alarm handler raised it: not ours to convert
             first = (str(exc).strip().splitlines() or [""])[0]
             raise ExtractionError("parse_error", f"{extractor}: {type(exc).__name__}: {first}") from None
         lang = _lang(html)
