@@ -25,6 +25,21 @@ def _jsonl(records) -> bytes:
     return b"".join((r if isinstance(r, bytes) else json.dumps(r).encode()) + b"\n" for r in records)
 
 
+def _warc_record(url: str, text: str) -> bytes:
+    from io import BytesIO
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    paras = "".join(f"<p>{p}</p>" for p in text.split("\n\n"))
+    html = f"<!DOCTYPE html><html><head><title>T</title></head><body><article>{paras}</article></body></html>"
+    out = BytesIO()
+    writer = WARCWriter(out, gzip=False)
+    headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+    writer.write_record(writer.create_warc_record(url, "response", payload=BytesIO(html.encode()), http_headers=headers))
+    return out.getvalue()
+
+
 def good(i: int) -> dict:
     return {"id": f"good-{i}", "text": article(7000 + i, paragraphs=2)}
 
@@ -60,6 +75,17 @@ def hostile_folder(root: Path, with_good: bool = True) -> tuple[set[str], Counte
         (raw / "story.txt").write_text("A title\n\n" + add_good()["text"].replace("good", ""), encoding="utf-8")
         goods.discard(f"good-{n - 1}")
         goods.add("story.txt")
+        # A CSV with a ragged row between good ones.
+        csv_rows = ["id,text"] + [f'csv-{i},"{article(8100 + i)}"' for i in range(3)]
+        csv_rows.insert(2, "csv-bad,too,many,fields")
+        (raw / "vendor.csv").write_text("\n".join(csv_rows) + "\n", encoding="utf-8")
+        goods.update(f"csv-{i}" for i in range(3))
+        expected["ragged_row"] += 1
+        # A WARC with garbage between two good responses.
+        (raw / "crawl.warc").write_bytes(_warc_record("https://a.example/1", article(8200)) + b"garbage\r\n" * 20
+                                         + _warc_record("https://b.example/2", article(8201)))
+        goods.update({"warc:https://a.example/1", "warc:https://b.example/2"})
+        expected["bad_warc_record"] += 1
         table = pa.table({"id": [f"pq-{i}" for i in range(3)], "text": [article(8000 + i) for i in range(3)]})
         pq.write_table(table, raw / "export.parquet")
         goods.update(f"pq-{i}" for i in range(3))
@@ -103,7 +129,9 @@ def test_hostile_inputs_are_quarantined_and_good_records_all_accounted_for(tmp_p
     first_line = quarantine[quarantine["code"] == "invalid_json"].iloc[0]
     assert first_line["file"].endswith("mixed.jsonl") and first_line["position"] == 2
     # Every good record is published or rejected with a reason, none lost.
-    published = set(pd.read_parquet(tmp_path / "out" / "data")["id"])
+    frame = pd.read_parquet(tmp_path / "out" / "data")
+    # WARC records have generated ids: they are known by their URL.
+    published = set(frame["id"]) | {f"warc:{u}" for u in frame["url"].dropna()}
     rejected = pd.read_parquet(tmp_path / "out" / "rejected") if (tmp_path / "out" / "rejected").exists() else None
     seen = published | (set(rejected["id"]) if rejected is not None else set())
     truncated_goods = {g for g in goods if g.startswith("good-")} - seen
