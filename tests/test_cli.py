@@ -86,6 +86,9 @@ def test_config_command_prints_effective_config(project):
         (["--set", "input.paths=[nowhere/*.jsonl]"], ["config error", "input.paths", "matched no files"]),
         (["--set", "input.paths=[missing.jsonl]"], ["config error", "input.paths", "does not exist"]),
         (["--set", "executor.workers=-1"], ["config error", "executor.workers"]),
+        (["--set", "input.paths=[nosuchproto://bucket/*.jsonl]"], ["config error", "input.paths", "nosuchproto"]),
+        (["--set", "input.format=docx"], ["config error", "input.format", "must be one of auto, csv"]),
+        (["--set", "input.keep=[url]"], ["config error", "input", "the builder owns"]),
     ],
 )
 def test_bad_config_fails_fast_with_one_line(project, args, fragments):
