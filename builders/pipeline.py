@@ -199,7 +199,8 @@ def _source(task: ShardTask, ledger: Ledger):
             yield from reader.read(list(pieces[start:end]), ledger)
             start = end
     else:
-        source = pq.ParquetFile(task.documents(task.pass_index - 1))
+        # Not pre-buffered: a pre-buffered reader keeps every column chunk it read (memory grows with the shard).
+        source = pq.ParquetFile(task.documents(task.pass_index - 1), pre_buffer=False)
         for batch in source.iter_batches(batch_size=task.config.input.batch_size):
             yield pa.Table.from_batches([batch])
 

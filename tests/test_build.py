@@ -168,3 +168,39 @@ def test_same_release_whatever_the_workers_and_the_shard_plan(tmp_path):
         for stage in ("clean", "dedup"):
             assert stats["stages"][stage]["dropped"] == base_stats["stages"][stage]["dropped"]
         assert stats["totals"] == base_stats["totals"]
+
+
+def test_reading_shards_back_does_not_hold_what_was_read(tmp_path, monkeypatch):
+    """Passes after the first and publish read shard files batch by batch: Arrow memory stays at a
+    batch, however big the shard (a pre-buffering reader once kept every row group it read)."""
+    import pyarrow as pa
+
+    from builders.pipeline import ShardTask, _source, document_schema
+    from builders.readers import Shard
+    from builders.stages import publish as publish_stage
+
+    config = load_config(write_config(tmp_path, input={"paths": [str(tmp_path)], "batch_size": 500}))
+    schema = document_schema(config)
+    work = tmp_path / "staging" / "_work" / "pass0"
+    work.mkdir(parents=True)
+    import os
+
+    with pq.ParquetWriter(work / "part-00000.parquet", schema) as writer:
+        for g in range(40):  # 40 row groups of 500 documents of 2 KB: 40 MB of text
+            n = 500
+            columns = {f.name: pa.nulls(n, f.type) for f in schema}
+            columns.update(id=pa.array([f"d{g}-{i}" for i in range(n)]), text=pa.array([os.urandom(1000).hex() for _ in range(n)]),
+                           _ord=pa.array(range(g * n, (g + 1) * n), pa.int64()))
+            writer.write_table(pa.table(columns, schema=schema))
+    task = ShardTask(0, Shard(0, ()), config, str(tmp_path / "staging"), pass_index=1)
+    peak = 0
+    for batch in _source(task, None):
+        peak = max(peak, pa.total_allocated_bytes())
+    assert peak < 15 << 20, peak
+    seen = []
+    real_write = pq.ParquetWriter.write_table
+    monkeypatch.setattr(pq.ParquetWriter, "write_table",
+                        lambda self, table, *a, **k: (seen.append(pa.total_allocated_bytes()), real_write(self, table, *a, **k))[1])
+    config = config.model_copy(update={"publish": config.publish.model_copy(update={"formats": ["parquet"]})})
+    publish_stage.publish(config, tmp_path / "staging", [work / "part-00000.parquet"])
+    assert len(seen) >= 40 and max(seen) < 15 << 20, max(seen)

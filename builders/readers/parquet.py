@@ -80,7 +80,7 @@ class ParquetReader(Reader):
         position = piece.first
         try:
             with io.open_raw(piece.path) as fh:
-                source = pq.ParquetFile(fh)
+                source = pq.ParquetFile(fh, pre_buffer=False)  # pre-buffering keeps what it read: memory grows with the file
                 stop = piece.stop if piece.stop is not None else source.metadata.num_row_groups
                 groups = list(range(piece.start, stop))
                 columns = top_level(self.keys, source.schema_arrow.names)

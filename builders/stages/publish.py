@@ -50,7 +50,7 @@ def publish(config: BuildConfig, staging: Path, sources: list[Path]) -> Publishe
     index, writer, in_file = 0, pq.ParquetWriter(names[0], schema), 0
     try:
         for source in sources:
-            for batch in pq.ParquetFile(source).iter_batches(batch_size=config.input.batch_size):
+            for batch in pq.ParquetFile(source, pre_buffer=False).iter_batches(batch_size=config.input.batch_size):
                 table = public_columns(pa.Table.from_batches([batch])).cast(schema)
                 while table.num_rows:
                     room = per_file - in_file
