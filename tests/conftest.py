@@ -102,12 +102,12 @@ def read_input(path, file_index: int = 0, **options):
     import pyarrow as pa
 
     from builders.config import InputConfig
-    from builders.readers import _probe, reader_for
+    from builders.readers import pieces_of, reader_for
     from builders.stages.base import Ledger
 
     target = options.pop("target", 1 << 30)
     config = InputConfig(paths=[str(path)], **options)
-    pieces = _probe(([(file_index, str(path))], config, target))
+    pieces = pieces_of(str(path), config, target, file_index)
     ledger = Ledger()
     tables = []
     for piece in pieces:

@@ -18,7 +18,7 @@ import pytest
 import builders.readers.csv as csvreader
 from builders.config import InputConfig, load_config
 from builders.pipeline import run_build
-from builders.readers import _probe, detect
+from builders.readers import pieces_of, detect
 from builders.readers.csv import RowScanner
 from conftest import article, read_input, wire_dump, write_config
 
@@ -321,7 +321,7 @@ def test_split_pieces_read_exactly_what_one_read_does(tmp_path, monkeypatch, blo
     if block:
         monkeypatch.setattr(csvreader, "BLOCK", block)
     config = InputConfig(paths=[str(path)], fields=FIELDS)
-    pieces = _probe(([(0, str(path))], config, target))
+    pieces = pieces_of(str(path), config, target)
     assert len(pieces) >= 10
     data = path.read_bytes()
     for piece in pieces[1:]:
@@ -345,7 +345,7 @@ def test_no_split_after_a_quote_parity_cannot_follow(tmp_path):
     data = path.read_bytes()
     cut = data.index(b"\r\n", 3 * target) + 2
     path.write_bytes(data[:cut] + b'r0,He bought a 5" screen,T\r\n' + data[cut:])  # legal for Arrow, not RFC 4180
-    pieces = _probe(([(0, str(path))], InputConfig(paths=[str(path)], fields=FIELDS), target))
+    pieces = pieces_of(str(path), InputConfig(paths=[str(path)], fields=FIELDS), target)
     assert 1 < len(pieces) <= 4 and all(p.start <= cut for p in pieces)
     whole, _, whole_q = read_input(path, fields=FIELDS)
     split, _, split_q = read_input(path, fields=FIELDS, target=target)

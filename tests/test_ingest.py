@@ -165,11 +165,11 @@ def test_byte_ranges_read_every_line_once_with_its_number(tmp_path, target):
 
 
 def test_pieces_of_a_big_file_start_on_line_boundaries(tmp_path):
-    from builders.readers import _probe
+    from builders.readers import pieces_of
     from builders.config import InputConfig
 
     path = write_jsonl(tmp_path / "big.jsonl", _varied_lines(3000), compress=False)
-    pieces = _probe(([(0, str(path))], InputConfig(paths=[str(path)]), 1 << 16))
+    pieces = pieces_of(str(path), InputConfig(paths=[str(path)]), 1 << 16)
     assert len(pieces) > 10
     assert [p.start for p in pieces][0] == 0 and pieces[-1].stop is None
     assert all(a.stop == b.start for a, b in zip(pieces, pieces[1:]))
@@ -177,7 +177,7 @@ def test_pieces_of_a_big_file_start_on_line_boundaries(tmp_path):
     assert all(p.first == data[: p.start].count(b"\n") for p in pieces)
     # A compressed file cannot be entered in the middle: it stays one piece.
     gz = write_jsonl(tmp_path / "big.jsonl.gz", _varied_lines(3000))
-    assert len(_probe(([(0, str(gz))], InputConfig(paths=[str(gz)]), 1 << 10))) == 1
+    assert len(pieces_of(str(gz), InputConfig(paths=[str(gz)]), 1 << 10)) == 1
 
 
 def test_a_huge_line_is_quarantined_without_being_held(tmp_path):

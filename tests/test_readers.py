@@ -15,7 +15,7 @@ from builders.config import InputConfig
 from builders.readers import READERS, detect, reader_for
 from builders.readers.base import Reader, register
 from builders.schema import ORD
-from conftest import article, read_input, write_config
+from conftest import article, read_input, write_config, write_jsonl
 
 
 def test_every_format_is_registered_and_allowed_in_the_config():
@@ -82,10 +82,10 @@ def test_html_folder_extracts_articles_with_metadata(tmp_path):
         fh.write(_page("Second story", article(4, paragraphs=2).split("\n\n")))
     (folder / "empty.html").write_text("<html><body></body></html>")
     config = InputConfig(paths=[str(tmp_path / "pages")], keep=["author"])
-    from builders.readers import _probe
+    from builders.readers import pieces_of
 
-    pieces = _probe(([(0, str(folder / "empty.html")), (1, str(folder / "one.html")), (2, str(folder / "two.html.gz"))],
-                     config, 1 << 30))
+    pieces = [p for i, name in enumerate(["empty.html", "one.html", "two.html.gz"])
+              for p in pieces_of(str(folder / name), config, 1 << 30, file_index=i)]
     assert [p.format for p in pieces] == ["html"] * 3
     from builders.stages.base import Ledger
 
@@ -190,7 +190,7 @@ def test_a_big_warc_is_split_at_record_offsets_and_read_once(tmp_path):
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
-    from builders.readers import _probe
+    from builders.readers import pieces_of
 
     path = tmp_path / "crawl.warc.gz"
     with open(path, "wb") as fh:
@@ -204,7 +204,7 @@ def test_a_big_warc_is_split_at_record_offsets_and_read_once(tmp_path):
                 redirect = StatusAndHeaders("301 Moved", [("Location", "https://x.example/")], protocol="HTTP/1.1")
                 writer.write_record(writer.create_warc_record(f"https://site{i % 5}.example/old/{i}", "response",
                                                               payload=BytesIO(b""), http_headers=redirect))
-    pieces = _probe(([(0, str(path))], InputConfig(paths=[str(path)]), 20_000))
+    pieces = pieces_of(str(path), InputConfig(paths=[str(path)]), 20_000)
     assert len(pieces) > 4 and all(a.stop == b.start for a, b in zip(pieces, pieces[1:]))
     whole, ledger_whole, _ = read_input(path)
     split, ledger, quarantined = read_input(path, target=20_000)
@@ -233,3 +233,23 @@ def test_real_article_pages_build_end_to_end(shared, tmp_path):
     scores = token_scores(pairs)
     assert scores.precision > 0.95 and scores.recall > 0.97, scores
     assert frame.loc["spanish_article.html.gz", "title"] and frame["lang"].notna().sum() >= 10
+
+
+def test_the_plan_weighs_formats_by_their_cost(tmp_path):
+    """A few megabytes of HTML pages are spread over the workers; as many of JSON Lines are not."""
+    from builders.config import load_config
+    from builders.executors.local import LocalExecutor
+    from builders.readers import plan_shards
+
+    for i in range(200):
+        (tmp_path / "html").mkdir(exist_ok=True)
+        (tmp_path / "html" / f"p{i:03d}.html").write_text(_page(f"Story {i}", article(i).split("\n\n")) + " " * 20_000)
+    write_jsonl(tmp_path / "json" / "a.jsonl", [{"text": article(i) + " " * 20_000} for i in range(200)], compress=False)
+    shards = {}
+    for kind in ("html", "json"):
+        config = load_config(write_config(tmp_path, input={"paths": [str(tmp_path / kind)]}))
+        shards[kind] = plan_shards(config, [str(p) for p in sorted((tmp_path / kind).iterdir())], LocalExecutor(1), 2)
+    assert len(shards["json"]) == 1  # 4 MB of JSON Lines: one task is less than the floor
+    assert len(shards["html"]) >= 8  # the same bytes of HTML: several tasks per worker
+    pages = [p.path for s in shards["html"] for p in s.pieces]
+    assert pages == sorted(pages) and len(pages) == 200  # every page once, in order

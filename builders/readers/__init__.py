@@ -13,7 +13,7 @@ from typing import Callable, Optional, Sequence
 from builders import io
 from builders.config import BuildConfig, InputConfig
 from builders.readers.base import READERS, Piece, Reader, Shard, register
-from builders.readers import jsonl, text, parquet, hf  # noqa: F401  (registration)
+from builders.readers import csv, hf, jsonl, parquet, text, warc  # noqa: F401  (registration)
 
 #: Formats that are text, so a file of NUL bytes given as one of them is told to be binary.
 _TEXT_FORMATS = {"jsonl", "csv", "tsv", "text", "html"}
@@ -21,20 +21,6 @@ _TEXT_FORMATS = {"jsonl", "csv", "tsv", "text", "html"}
 MIN_PIECE = 4 << 20
 MAX_FILES_PER_SHARD = 4096
 PROBE_FILES_PER_TASK = 256
-
-
-def _optional_formats() -> None:
-    """Formats whose modules others write or that need optional packages register if they import."""
-    import importlib
-
-    for module in ("builders.readers.csv", "builders.readers.warc"):
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            pass
-
-
-_optional_formats()
 
 
 def reader_for(fmt: str, config: InputConfig) -> Reader:
@@ -83,35 +69,60 @@ def _utf16(head: bytes) -> bool:
     return head.startswith((b"\xff\xfe", b"\xfe\xff"))
 
 
-def _probe(job: tuple[list[tuple[int, str]], InputConfig, int]) -> list[Piece]:
-    """Planning task: format and size of some inputs, big ones split into pieces."""
-    files, config, target = job
+def _probe(job: tuple[list[tuple[int, str]], InputConfig]) -> list[Piece]:
+    """Planning task: the format and size of some inputs (whole-file pieces)."""
+    files, config = job
     out: list[Piece] = []
     for index, path in files:
         fmt, problem = detect(path, config.format)
-        size = 0 if (fmt in READERS and READERS[fmt].folder) else io.size(path)
-        piece = Piece(path, index, fmt, size=size, problem=problem)
-        if problem is None:
-            out.extend(READERS[fmt](config).split(piece, target))
-        else:
-            out.append(piece)
+        size = 0 if (fmt in READERS and READERS[fmt].folder) else _size(path)
+        out.append(Piece(path, index, fmt, size=size, problem=problem))
     return out
+
+
+def _split(job: tuple[Piece, InputConfig, int]) -> list[Piece]:
+    """Planning task: a big input cut into pieces of about `target` stored bytes."""
+    piece, config, target = job
+    return READERS[piece.format](config).split(piece, target)
+
+
+def pieces_of(path: str, config: InputConfig, target: int, file_index: int = 0) -> list[Piece]:
+    """One input probed and split into pieces of about `target` stored bytes (tests, tools)."""
+    piece = _probe(([(file_index, path)], config))[0]
+    return [piece] if piece.problem is not None else _split((piece, config, target))
+
+
+def cost(piece: Piece) -> float:
+    """Work a piece stands for, in bytes of JSON Lines read: its stored size times its format's cost."""
+    return max(piece.size, 1) * (READERS[piece.format].cost if piece.format in READERS else 1.0)
 
 
 def plan_shards(config: BuildConfig, files: Sequence[str], executor, workers: int,
                 on_result: Optional[Callable] = None) -> list[Shard]:
-    """Shards of work over the inputs: big files split, small files grouped, in input order."""
-    sizes = [0 if config.input.format == "hf" else _size(p) for p in files]
-    total = sum(sizes)
-    # Enough pieces for every worker to have several, never smaller than MIN_PIECE, never larger
-    # than input.shard_size. The output does not depend on this: only how the work is spread.
-    floor = min(MIN_PIECE, config.input.shard_size)
-    target = max(floor, min(config.input.shard_size, total // max(1, workers * 4) + 1))
+    """Shards of work over the inputs: big files split, small files grouped, in input order.
+
+    Sizes are weighed by what each format costs to read (an HTML page costs far more per byte than
+    a JSON line), so a few megabytes of WARC are spread over the workers as a gigabyte of JSONL is.
+    """
     indexed = list(enumerate(files))
-    jobs = [(indexed[i:i + PROBE_FILES_PER_TASK], config.input, target)
-            for i in range(0, len(indexed), PROBE_FILES_PER_TASK)]
+    jobs = [(indexed[i:i + PROBE_FILES_PER_TASK], config.input) for i in range(0, len(indexed), PROBE_FILES_PER_TASK)]
     pieces = [p for chunk in executor.map(_probe, jobs, on_result) for p in chunk]
+    total = sum(cost(p) for p in pieces)
+    # Enough pieces for every worker to have several, never smaller than MIN_PIECE, never larger
+    # than input.shard_size (in JSONL-equivalent bytes). The output does not depend on this.
+    floor = min(MIN_PIECE, config.input.shard_size)
+    target = max(floor, min(config.input.shard_size, int(total // max(1, workers * 4)) + 1))
+    big = [i for i, p in enumerate(pieces) if p.problem is None and cost(p) > target * 3 // 2]
+    if big:
+        splits = executor.map(_split, [(pieces[i], config.input, _stored(pieces[i], target)) for i in big])
+        replaced = dict(zip(big, splits))
+        pieces = [q for i, p in enumerate(pieces) for q in replaced.get(i, [p])]
     return group(pieces, target)
+
+
+def _stored(piece: Piece, target: float) -> int:
+    """A target in work units as stored bytes of this piece's format."""
+    return max(1 << 12, int(target / (READERS[piece.format].cost if piece.format in READERS else 1.0)))
 
 
 def _size(path: str) -> int:
@@ -140,11 +151,12 @@ def group(pieces: list[Piece], target: int) -> list[Shard]:
             shards.append(Shard(len(shards), (piece,)))
             continue
         current.append(piece)
-        weight += max(piece.size, 1)
+        weight += cost(piece)
         if weight >= target or len(current) >= MAX_FILES_PER_SHARD:
             close()
     close()
     return shards
 
 
-__all__ = ["READERS", "Piece", "Reader", "Shard", "register", "reader_for", "detect", "plan_shards", "group"]
+__all__ = ["READERS", "Piece", "Reader", "Shard", "register", "reader_for", "detect", "plan_shards", "group",
+           "pieces_of", "cost"]

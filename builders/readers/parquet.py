@@ -49,6 +49,7 @@ class ParquetReader(Reader):
     """Parquet: a piece is a run of row groups; positions are 1-based row numbers of the file."""
 
     name = "parquet"
+    cost = 2.0  # compressed columns hold about twice their size in text
     extensions = ("parquet", "pq")
     unit = "row"
     priority = 20

@@ -129,6 +129,7 @@ class HtmlReader(PerFileReader):
     """An HTML page per file, its article extracted (trafilatura by default, see input.html)."""
 
     name = "html"
+    cost = 200.0  # trafilatura: ~1 MB/s of pages per core against ~250 MB/s of JSON Lines
     extensions = ("html", "htm", "xhtml", "shtml")
     default_fields = {"title": "title", "url": "url", "date": "date", "lang": "lang"}
     priority = 10

@@ -27,6 +27,7 @@ class WarcReader(Reader):
     """
 
     name = "warc"
+    cost = 500.0  # gzipped records, then trafilatura on each page
     extensions = ("warc", "arc")
     unit = "byte offset"
     priority = 30

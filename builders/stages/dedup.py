@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -47,6 +46,8 @@ def normalize_for_matching(text: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 def hash_strings(values: pa.Array) -> np.ndarray:
     """Stable 64-bit hashes (fixed-key SipHash from pandas): equal across processes and runs."""
+    import pandas as pd  # here, not at the top: a build without dedup or chrome lines never pays for it
+
     return pd.util.hash_array(values.to_numpy(zero_copy_only=False), categorize=False)
 
 
