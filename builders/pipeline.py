@@ -248,6 +248,7 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
     try:
         steps = passes(build_plan(config))
         with make_executor(config.executor) as executor:
+            executor.warm(__name__)
             t0 = time.perf_counter()
             n_jobs = -(-len(files) // 256)
             tell("plan", 0, n_jobs)
@@ -270,11 +271,11 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
                     ledger.stage(step.closes.stage).seconds += time.perf_counter() - t0
                     wall[step.closes.label] = time.perf_counter() - t0
                     tell(step.closes.label, 1, 1)
-        final_kind = steps[-1].index
-        t0 = time.perf_counter()
-        tell("publish", 0, 1)
-        sources = [t.documents(final_kind) for t in tasks]
-        published = publish_stage.publish(config, staging, sources)
+            final_kind = steps[-1].index
+            t0 = time.perf_counter()
+            tell("publish", 0, 1)
+            sources = [t.documents(final_kind) for t in tasks]
+            published = publish_stage.publish(config, staging, sources, executor)
         stage = ledger.stage("publish")
         stage.docs_in = stage.docs_out = published.rows
         stage.seconds = time.perf_counter() - t0

@@ -153,15 +153,24 @@ def test_same_release_whatever_the_workers_and_the_shard_plan(tmp_path):
     inputs = {"paths": ["raw"], "fields": {"id": "id", "text": "text", "url": "url", "title": "title",
                                              "date": "crawled_at", "source": "site"}}
     outputs = {}
-    for name, workers, shard_size in (("one", 1, "1GB"), ("two", 2, "1GB"), ("split", 2, "64KiB")):
+    runs = (("one", 1, "1GB", 100000), ("two", 2, "1GB", 100000), ("split", 2, "64KiB", 100000),
+            ("files", 2, "64KiB", 97), ("files-one", 1, "1GB", 97))
+    for name, workers, shard_size, shard_rows in runs:
         result = run_build(load_config(write_config(tmp_path, input={**inputs, "shard_size": shard_size}),
-                                       [f"publish.output={tmp_path / ('out-' + name)}", f"executor.workers={workers}"]))
+                                       [f"publish.output={tmp_path / ('out-' + name)}", f"executor.workers={workers}",
+                                        f"publish.shard_rows={shard_rows}"]))
         stats = result.stats
         outputs[name] = (pd.read_parquet(result.output / "data"), stats)
     assert outputs["split"][1]["shards"] > outputs["one"][1]["shards"] + 5  # the plan really differs
     base_frame, base_stats = outputs["one"]
     assert len(base_frame) > 1000
-    for name in ("two", "split"):
+    # Published shards written by parallel tasks are the same files as written by one process.
+    files = sorted(p.name for p in (tmp_path / "out-files" / "data").iterdir())
+    assert len(files) == -(-len(base_frame) // 97) and files[0] == f"train-00000-of-{len(files):05d}.parquet"
+    for file in files:
+        parallel = pq.read_table(tmp_path / "out-files" / "data" / file)
+        assert parallel.num_rows <= 97 and parallel.equals(pq.read_table(tmp_path / "out-files-one" / "data" / file))
+    for name in ("two", "split", "files"):
         frame, stats = outputs[name]
         pd.testing.assert_frame_equal(frame, base_frame)
         assert stats["stages"]["ingest"]["docs_in"] == base_stats["stages"]["ingest"]["docs_in"]

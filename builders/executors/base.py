@@ -19,6 +19,9 @@ class Executor:
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], on_result: OnResult = None) -> list[Any]:
         raise NotImplementedError
 
+    def warm(self, module: str) -> None:
+        """Optionally start workers ahead of the first map, importing `module` in each."""
+
     def close(self) -> None:
         """Release workers; the executor may not be used afterwards."""
 

@@ -44,7 +44,21 @@ class LocalExecutor(Executor):
                     on_result(i, results[i])
         return results
 
+    def warm(self, module: str) -> None:
+        """Start the workers now and have each import `module`, so their start-up overlaps the
+        caller's own work (planning) instead of delaying the first pass."""
+        if self.workers > 1:
+            pool = self._get_pool()
+            for _ in range(self.workers):
+                pool.submit(_import, module)
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def _import(module: str) -> None:
+    import importlib
+
+    importlib.import_module(module)

@@ -35,9 +35,15 @@ class Published:
     schema: pa.Schema
 
 
-def publish(config: BuildConfig, staging: Path, sources: list[Path]) -> Published:
-    """Re-chunk the surviving documents, in input order, into equal Parquet shards (and `datasets`)."""
-    total = sum(pq.ParquetFile(s).metadata.num_rows for s in sources)
+def publish(config: BuildConfig, staging: Path, sources: list[Path], executor=None) -> Published:
+    """Re-chunk the surviving documents, in input order, into equal Parquet shards (and `datasets`).
+
+    Each output shard is one task (through `executor` when given): its rows are a fixed range of
+    the documents in order, found from the sources' Parquet metadata, so the files are the same
+    whatever ran them.
+    """
+    counts = [pq.ParquetFile(s).metadata.num_rows for s in sources]
+    total = sum(counts)
     per_file = config.publish.shard_rows
     n_files = max(1, math.ceil(total / per_file))
     data = staging / "data"
@@ -47,23 +53,13 @@ def publish(config: BuildConfig, staging: Path, sources: list[Path]) -> Publishe
         else public_columns(CORE_SCHEMA.empty_table()).schema
     # Published files are the contract with users' loaders: written even when no shards
     # were asked for, because the `datasets` copy is made from them.
-    index, writer, in_file = 0, pq.ParquetWriter(names[0], schema), 0
-    try:
-        for source in sources:
-            for batch in pq.ParquetFile(source, pre_buffer=False).iter_batches(batch_size=config.input.batch_size):
-                table = public_columns(pa.Table.from_batches([batch])).cast(schema)
-                while table.num_rows:
-                    room = per_file - in_file
-                    if room == 0:
-                        writer.close()
-                        index += 1
-                        writer, in_file = pq.ParquetWriter(names[index], schema), 0
-                        continue
-                    writer.write_table(table.slice(0, room))
-                    in_file += min(room, table.num_rows)
-                    table = table.slice(room)
-    finally:
-        writer.close()
+    jobs = [_ShardJob(str(names[i]), [str(s) for s in sources], counts, i * per_file, min(total, (i + 1) * per_file),
+                      schema, config.input.batch_size) for i in range(n_files)]
+    if executor is None:
+        for job in jobs:
+            write_shard(job)
+    else:
+        executor.map(write_shard, jobs)
     published = Published(total, names, schema)
     if "hf" in config.publish.formats:
         save_hf(published, staging)
@@ -73,6 +69,49 @@ def publish(config: BuildConfig, staging: Path, sources: list[Path]) -> Publishe
         data.rmdir()
         published.files = []
     return published
+
+
+@dataclass(frozen=True)
+class _ShardJob:
+    """Rows [start, stop) of the documents in order, read from `sources`, written to `path`."""
+
+    path: str
+    sources: list[str]
+    counts: list[int]
+    start: int
+    stop: int
+    schema: pa.Schema
+    batch_size: int
+
+
+def write_shard(job: _ShardJob) -> int:
+    """One published Parquet file: only the row groups of the sources that hold its rows are read."""
+    written = 0
+    with pq.ParquetWriter(job.path, job.schema) as writer:
+        before = 0
+        for source, count in zip(job.sources, job.counts):
+            lo, hi = max(job.start, before), min(job.stop, before + count)
+            if lo < hi:
+                reader = pq.ParquetFile(source, pre_buffer=False)
+                meta = reader.metadata
+                groups, first, offset = [], None, 0
+                for g in range(meta.num_row_groups):
+                    rows = meta.row_group(g).num_rows
+                    if offset + rows > lo - before and offset < hi - before:
+                        groups.append(g)
+                        first = offset if first is None else first
+                    offset += rows
+                at = before + (first or 0)  # global index of the first row read
+                for batch in reader.iter_batches(batch_size=job.batch_size, row_groups=groups):
+                    table = pa.Table.from_batches([batch])
+                    a, b = max(lo - at, 0), min(hi - at, table.num_rows)
+                    if a < b:
+                        part = public_columns(table.slice(a, b - a)).cast(job.schema)
+                        writer.write_table(part)
+                        written += part.num_rows
+                    at += table.num_rows
+            before += count
+    return written
 
 
 def save_hf(published: Published, staging: Path) -> None:
