@@ -527,6 +527,13 @@ def section_scaling(args, corpus: dict, big: dict, throughput: list[dict]) -> li
     many = same or run_build("jsonl", "JSONL", big["jsonl"]["paths"], w, args, fields=JSONL_FIELDS,
                              content_bytes=big["content_bytes"], expected=big["records"])
     out.append(scaling_record("one big JSONL file", one, many))
+    # The same file through a whole default build (clean + dedup): what a user's build of one big
+    # dump does, where ingest is a small part of the work.
+    one = run_build("jsonl-full-w1", "JSONL, full build", big["jsonl"]["paths"], 1, args, fields=JSONL_FIELDS,
+                    full=True, content_bytes=big["content_bytes"], expected=big["records"])
+    many = run_build(f"jsonl-full-w{w}", "JSONL, full build", big["jsonl"]["paths"], w, args, fields=JSONL_FIELDS,
+                     full=True, content_bytes=big["content_bytes"], expected=big["records"])
+    out.append(scaling_record("one big JSONL file, full build (clean + dedup)", one, many))
     html = [str(root / "html")]
     one = run_build("html-w1", "HTML folder", html, 1, args, expected=corpus["pages"], allowed_quarantine=PAGE_QUARANTINE)
     many = run_build(f"html-w{w}", "HTML folder", html, w, args, expected=corpus["pages"],

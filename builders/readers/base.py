@@ -64,12 +64,6 @@ class Shard:
     index: int
     pieces: tuple[Piece, ...]
 
-    @property
-    def label(self) -> str:
-        first = self.pieces[0]
-        more = f" (+{len(self.pieces) - 1} more)" if len(self.pieces) > 1 else ""
-        return f"{first.path}{more}"
-
 
 class Reader:
     """Reads pieces of files of one format as batches of documents in the core schema."""
