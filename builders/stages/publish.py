@@ -44,8 +44,10 @@ def publish(config: BuildConfig, staging: Path, sources: list[Path], executor=No
     """
     counts = [pq.ParquetFile(s).metadata.num_rows for s in sources]
     total = sum(counts)
-    per_file = config.publish.shard_rows
-    n_files = max(1, math.ceil(total / per_file))
+    # As few files as publish.shard_rows allows, of equal size (105,000 rows at 100,000 a file make
+    # two of 52,500, not 100,000 and 5,000), so the tasks writing them share the work evenly.
+    n_files = max(1, math.ceil(total / config.publish.shard_rows))
+    per_file = max(1, math.ceil(total / n_files))
     data = staging / "data"
     data.mkdir(parents=True, exist_ok=True)
     names = [data / f"{SPLIT}-{i:05d}-of-{n_files:05d}.parquet" for i in range(n_files)]
