@@ -29,6 +29,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 import yaml
 
+from benchmarks.run import corpus_command, cpu_set  # the same as the dedup benchmark's
 from benchmarks import machine
 from benchmarks.corpora import generator_fingerprint, shard_pages_for
 from benchmarks.proc import run_measured
@@ -124,22 +125,6 @@ def display_command(argv: list[str]) -> str:
     except ValueError:
         py_s = str(py)
     return shlex.join([py_s, "-m", "benchmarks.ingest", *argv])
-
-
-def corpus_command(override: str | None) -> list[str]:
-    if override:
-        return shlex.split(override)
-    script = Path(sys.executable).parent / "corpus"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("corpus")
-    return [found] if found else [sys.executable, "-m", "builders"]
-
-
-def cpu_set(workers: int) -> list[int] | None:
-    """The CPUs a run is confined to: the first `workers` available, or None when that is all of them."""
-    available = sorted(os.sched_getaffinity(0))
-    return None if workers >= len(available) else available[:workers]
 
 
 def _busy_seconds() -> float:
