@@ -215,3 +215,26 @@ def test_reading_shards_back_does_not_hold_what_was_read(tmp_path, monkeypatch):
     config = config.model_copy(update={"publish": config.publish.model_copy(update={"formats": ["parquet"]})})
     publish_stage.publish(config, tmp_path / "staging", [work / "part-00000.parquet"])
     assert len(seen) >= 40 and max(seen) < 15 << 20, max(seen)
+
+
+def test_a_filter_under_a_stage_name_of_its_own_is_counted_and_reconciles(dump, monkeypatch):
+    """Counts and the reconciliation come from the ledger, not from a list of known stage names."""
+    import pyarrow.compute as pc
+
+    from builders import pipeline
+    from builders.stages.base import Filter
+
+    class NoStory3(Filter):
+        stage = "editorial"
+
+        def reasons(self, table):
+            return pc.if_else(pc.match_substring(table.column("title"), "Story 3"), "story_3", None)
+
+    real_plan = pipeline.build_plan
+    monkeypatch.setattr(pipeline, "build_plan", lambda config: [NoStory3(), *real_plan(config)])
+    folder, records = dump
+    result = build(folder, ["executor.workers=1"])
+    stats = result.stats
+    assert stats["stages"]["editorial"]["dropped"] == {"story_3": 5}
+    assert stats["totals"]["reconciled"] and stats["totals"]["published"] == 5
+    assert stats["totals"]["rejected"] == len(records) - 5
