@@ -157,6 +157,7 @@ def run_pass(task: ShardTask) -> ShardReport:
     step = passes(plan)[task.pass_index]
     first, last = _first_and_last(plan)
     ledger = Ledger()
+    ledger.record_lines = bool(config.clean and config.clean.record_lines)
     writers = _ShardWriters()
     out = Path(task.staging)
     rows = 0
@@ -211,6 +212,7 @@ def _flush_ledger(ledger: Ledger, out: Path, task: ShardTask, writers: _ShardWri
         rows = rejected.filter(pc.equal(rejected["stage"], stage))
         writers.write(out / "rejected" / f"{stage}-p{task.pass_index}-{task.index:05d}.parquet", rows)
     writers.write(out / "quarantine" / f"ingest-{task.index:05d}.parquet", ledger.take_quarantined())
+    writers.write(out / "rejected-lines" / f"p{task.pass_index}-{task.index:05d}.parquet", ledger.take_lines())
 
 
 def document_schema(config: BuildConfig) -> pa.Schema:

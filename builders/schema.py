@@ -38,6 +38,17 @@ REJECTED_SCHEMA = pa.schema(
     ]
 )
 
+#: Columns of the removed-line tables (OUT/rejected-lines/*.parquet, with clean.record_lines).
+LINES_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string()),
+        pa.field("stage", pa.string()),
+        pa.field("line", pa.int32()),
+        pa.field("rule", pa.string()),
+        pa.field("text", pa.string()),
+    ]
+)
+
 #: Columns of the quarantine tables (OUT/quarantine/*.parquet): records that could not be read.
 QUARANTINE_SCHEMA = pa.schema(
     [

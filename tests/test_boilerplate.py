@@ -24,14 +24,14 @@ def page(site: int, story: int, day: int) -> dict:
     }
 
 
-def run(pages, tmp_path, min_sites=2):
+def run(pages, tmp_path, min_sites=2, ledger=None):
     table = pa.Table.from_pylist(pages)
     step = RepeatedLines(min_sites=min_sites)
     pq.write_table(step.map(table), tmp_path / "summary.parquet")
     step.reduce([(0, tmp_path / "summary.parquet")], tmp_path / "model", [0], tmp_path)
     step.load(tmp_path / "model", 0)
     # Blank lines left where chrome was are folded later by NormalizeWhitespace.
-    return {r["id"]: [line for line in r["text"].split("\n") if line] for r in step(table, Ledger()).to_pylist()}
+    return {r["id"]: [line for line in r["text"].split("\n") if line] for r in step(table, ledger or Ledger()).to_pylist()}
 
 
 def lines_of(text: str) -> list[str]:
@@ -41,10 +41,15 @@ def lines_of(text: str) -> list[str]:
 def test_site_chrome_goes_and_articles_stay(tmp_path):
     # Sites 0-2 each carry three stories; story 0 appears on all three sites (a wire story).
     pages = [page(site, story, day=site + story) for site in range(3) for story in (0, site + 1, site + 4)]
-    texts = run(pages, tmp_path)
+    ledger = Ledger()
+    texts = run(pages, tmp_path, ledger=ledger)
     for p in pages:
         body = article(500 + int(p["id"].split("-")[1]))
         assert texts[p["id"]] == lines_of(body), p["id"]
+    # Every removed line is counted under the repeated-line rules.
+    removed = sum(len(lines_of(p["text"])) - len(texts[p["id"]]) for p in pages)
+    counted = ledger.stage("clean").lines_removed
+    assert set(counted) <= {"site_repeated_line", "cross_site_chrome_line"} and sum(counted.values()) == removed > 0
 
 
 def test_a_site_seen_once_loses_only_chrome_other_sites_share(tmp_path):

@@ -120,3 +120,35 @@ def test_a_per_document_filter_needs_only_its_check_method():
     assert table.column("id").to_pylist() == ["0", "2"]
     assert dict(ledger.stage("clean").dropped) == {"has_digits": 1}
     assert ledger.take_rejected().column("text").to_pylist() == ["route 66"]
+
+
+def test_every_removed_line_is_counted_by_rule_and_can_be_recorded(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from builders.config import load_config
+    from builders.pipeline import run_build
+    from conftest import wire_dump, write_config
+
+    records = wire_dump(tmp_path, stories=4, copies=2, files=1)
+    result = run_build(load_config(write_config(tmp_path, clean={"record_lines": True}, dedup=False)))
+    clean = json.loads((result.output / "stats.json").read_text())["stages"]["clean"]
+    removed = clean["lines_removed"]
+    # The wire dump's chrome, each by its rule: breadcrumbs, stamps, copyright, the comment form,
+    # the teaser and its end marker, the headline repeated above the article.
+    assert removed == dict.fromkeys(["bloggers_like", "breadcrumb", "comment_form", "copyright", "headline",
+                                     "posted_stamp", "teaser"], 12)
+    assert clean["chars_removed"]["copyright"] == 12 * len("© 2020 Site 1 Media. All rights reserved.")
+    lines = pd.read_parquet(result.output / "rejected-lines")
+    assert list(lines.columns) == ["id", "stage", "line", "rule", "text"]
+    assert len(lines) == sum(removed.values()) - removed.get("dateline", 0)
+    assert lines.groupby("rule").size().to_dict() == {k: v for k, v in removed.items() if k != "dateline"}
+    # Each recorded line is the line at that number of its document's text as cleaning saw it.
+    by_id = {r["id"]: r["text"] for r in records}
+    first = lines[lines["rule"] == "breadcrumb"].iloc[0]
+    assert by_id[first["id"]].split("\n")[first["line"] - 1] == first["text"] and first["line"] == 1
+    # Published texts keep none of those lines; the article's own lines all stay.
+    published = pd.read_parquet(result.output / "data")
+    assert not any("All rights reserved" in t for t in published["text"])
+    assert len(pd.read_parquet(result.output / "data")) == len(records) - 1

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Optional, Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from builders.schema import ORD, QUARANTINE_SCHEMA, REJECTED_SCHEMA
+from builders.schema import LINES_SCHEMA, ORD, QUARANTINE_SCHEMA, REJECTED_SCHEMA
 
 
 @dataclass
@@ -27,6 +28,9 @@ class StageStats:
     #: Record keys seen in the input that no field maps and `input.keep` does not carry, by
     #: the number of files they were seen in (ingest), so nothing is dropped without a word.
     unused_keys: Counter = field(default_factory=Counter)
+    #: Lines a step removed from documents it kept, and their characters, by rule (clean).
+    lines_removed: Counter = field(default_factory=Counter)
+    chars_removed: Counter = field(default_factory=Counter)
     seconds: float = 0.0
 
     def merge(self, other: "StageStats") -> None:
@@ -36,6 +40,8 @@ class StageStats:
         self.quarantined.update(other.quarantined)
         self.skipped.update(other.skipped)
         self.unused_keys.update(other.unused_keys)
+        self.lines_removed.update(other.lines_removed)
+        self.chars_removed.update(other.chars_removed)
         self.seconds += other.seconds
 
     def as_dict(self) -> dict:
@@ -50,6 +56,9 @@ class StageStats:
             out["skipped"] = dict(sorted(self.skipped.items()))
         if self.unused_keys:
             out["unused_keys"] = dict(sorted(self.unused_keys.items()))
+        if self.lines_removed:
+            out["lines_removed"] = dict(sorted(self.lines_removed.items()))
+            out["chars_removed"] = dict(sorted(self.chars_removed.items()))
         out["seconds"] = round(self.seconds, 3)
         return out
 
@@ -69,6 +78,9 @@ class Ledger:
         self.stages: dict[str, StageStats] = {}
         self._rejected: list[pa.Table] = []
         self._quarantined: list[pa.Table] = []
+        self._lines: list[pa.Table] = []
+        #: Keep each removed line (clean.record_lines), not only its count.
+        self.record_lines = False
 
     def stage(self, name: str) -> StageStats:
         return self.stages.setdefault(name, StageStats())
@@ -115,6 +127,32 @@ class Ledger:
                 schema=QUARANTINE_SCHEMA,
             )
         )
+
+    def remove_lines(self, stage: str, rules: list[str], codes: np.ndarray, lines, doc: np.ndarray,
+                     number: np.ndarray, ids) -> None:
+        """Count removed lines by rule: `codes` index `rules` for each removed line of `lines` (an
+        Arrow array), `doc` its document's row, `number` its 1-based line in that text."""
+        if not len(codes):
+            return
+        stats = self.stage(stage)
+        chars = pc.utf8_length(lines).to_numpy(zero_copy_only=False)
+        counts = np.bincount(codes, minlength=len(rules))
+        sizes = np.bincount(codes, weights=chars, minlength=len(rules))
+        for k in np.flatnonzero(counts):
+            stats.lines_removed[rules[k]] += int(counts[k])
+            stats.chars_removed[rules[k]] += int(sizes[k])
+        if self.record_lines:
+            self._lines.append(pa.table({
+                "id": ids.take(pa.array(doc)).cast(pa.string()),
+                "stage": pa.array([stage] * len(codes), pa.string()),
+                "line": pa.array(number, pa.int32()),
+                "rule": pa.array(rules, pa.string()).take(pa.array(codes)),
+                "text": lines,
+            }, schema=LINES_SCHEMA))
+
+    def take_lines(self) -> pa.Table:
+        rows, self._lines = self._lines, []
+        return pa.concat_tables(rows) if rows else LINES_SCHEMA.empty_table()
 
     def take_rejected(self) -> pa.Table:
         rows, self._rejected = self._rejected, []

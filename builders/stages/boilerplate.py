@@ -33,6 +33,8 @@ _NO_SITE = np.uint64(0)
 PAGES_ROW = np.uint64(0)
 #: Lines of at least this many words are sentences that stories may share ...
 LONG_LINE_WORDS = 12
+#: Rules removed lines are counted under: repeated by the page's site, or chrome on several sites.
+REPEATED_RULES = ["site_repeated_line", "cross_site_chrome_line"]
 #: ... so they count as a site's chrome only when on at least this share of its pages.
 LONG_LINE_SHARE = 0.2
 
@@ -136,5 +138,7 @@ class RepeatedLines(CorpusStep):
         lines = Lines(table.column("text").combine_chunks())
         shapes = line_shapes(lines.lines)
         pairs = _pair_keys(_site_keys(table)[lines.doc], shapes)
-        drop = ~lines.empty & (np.isin(pairs, self.site_pairs) | np.isin(shapes, self.everywhere))
+        on_site = np.isin(pairs, self.site_pairs)
+        drop = ~lines.empty & (on_site | np.isin(shapes, self.everywhere))
+        lines.removed(ledger, self.stage, REPEATED_RULES, np.where(on_site, 0, 1), drop, table.column("id"))
         return _set_text(table, lines.join(~drop))

@@ -39,6 +39,13 @@ class Lines:
     def match(self, pattern: str) -> np.ndarray:
         return pc.fill_null(pc.match_substring_regex(self.lines, pattern), False).to_numpy(zero_copy_only=False)
 
+    def removed(self, ledger, stage: str, rules: list[str], codes: np.ndarray, drop: np.ndarray, ids) -> None:
+        """Count (and with clean.record_lines keep) the non-empty lines `drop` removes, by rule."""
+        gone = np.flatnonzero(drop & ~self.empty)
+        if len(gone):
+            number = gone - self.offsets[:-1][self.doc[gone]] + 1
+            ledger.remove_lines(stage, rules, codes[gone], self.lines.take(pa.array(gone)), self.doc[gone], number, ids)
+
     def join(self, keep: np.ndarray) -> pa.Array:
         """The texts again, with only the kept lines (nulls stay null)."""
         kept = self.lines.filter(pa.array(keep))
@@ -87,6 +94,10 @@ def body_lines(lines: Lines) -> np.ndarray:
     return pc.greater_equal(words, chrome.BODY_WORDS).to_numpy(zero_copy_only=False)
 
 
+#: Names removed lines are counted under: the fixed chrome rules, then the positional ones.
+RULES = [*chrome.CHROME_RULE_NAMES, "teaser", "teaser_title", "after_end_marker", "headline"]
+
+
 class StripChrome(Transform):
     """Removes wire datelines, lines that fixed rules know as chrome, the page's own headline line,
     teasers of other stories and everything after an end-of-article marker once the body has begun.
@@ -103,9 +114,14 @@ class StripChrome(Transform):
         text = table.column("text").combine_chunks()
         if len(text) == 0:
             return table
-        lines = Lines(pc.replace_substring_regex(text, chrome.DATELINE, ""))
+        stripped = pc.replace_substring_regex(text, chrome.DATELINE, "")
+        lines = Lines(stripped)
         n = len(lines)
-        drop = np.logical_or.reduce([lines.match(rule) for rule in self._chrome])
+        matches = [lines.match(rule) for rule in self._chrome]
+        drop = np.logical_or.reduce(matches)
+        code = np.full(n, -1, dtype=np.int64)
+        for k in range(len(matches) - 1, -1, -1):  # the first rule that matches a line names it
+            code[matches[k]] = k
         teaser_shaped = lines.match(chrome.TEASER_LINE)
         body = body_lines(lines) & ~teaser_shaped & ~drop  # a long cookie notice is not the article
         body_seen = np.cumsum(body)
@@ -118,18 +134,30 @@ class StripChrome(Transform):
         previous = np.maximum.accumulate(np.r_[-1, index[:-1]])
         titles = previous[teaser]
         titles = titles[(titles >= 0) & (lines.doc[np.maximum(titles, 0)] == lines.doc[teaser])]
+        code[teaser & (code < 0)] = RULES.index("teaser")
         drop |= teaser
+        code[titles[code[titles] < 0]] = RULES.index("teaser_title")
         drop[titles] = True
 
         # Everything from the first end-of-article marker after the body has begun goes.
         marker = lines.match(self._tail) & after_body
         if marker.any():
             seen = np.cumsum(marker)
-            drop |= (seen - np.r_[0, seen][lines.offsets[:-1]][lines.doc]) > 0
+            tail = (seen - np.r_[0, seen][lines.offsets[:-1]][lines.doc]) > 0
+            code[tail & (code < 0)] = RULES.index("after_end_marker")
+            drop |= tail
 
         if "title" in table.column_names:
             before_body = (body_seen == 0) & ~drop
-            drop |= self._headline(lines, table.column("title").combine_chunks().cast(pa.string()), before_body)
+            headline = self._headline(lines, table.column("title").combine_chunks().cast(pa.string()), before_body)
+            code[headline] = RULES.index("headline")
+            drop |= headline
+        lines.removed(ledger, STAGE, RULES, code, drop, table.column("id"))
+        datelines = pc.sum(pc.count_substring_regex(text, chrome.DATELINE)).as_py() or 0
+        if datelines:
+            stats = ledger.stage(STAGE)
+            stats.lines_removed["dateline"] += datelines  # a part of a line: the article's first sentence stays
+            stats.chars_removed["dateline"] += int(pc.sum(pc.utf8_length(text)).as_py() - pc.sum(pc.utf8_length(stripped)).as_py())
         return _set_text(table, lines.join(~drop))
 
     @staticmethod

@@ -42,6 +42,17 @@ CHROME_LINES = [
     r"(related|related (posts|articles|stories|news)|you may also like|more (from|stories|news).{0,60}|recommended( for you)?|post navigation|comments|trending( now)?|most (read|popular|viewed))\s*:?",
 ]
 
+#: The name each rule of CHROME_LINES is counted under in stats.json (`lines_removed`).
+CHROME_RULE_NAMES = [
+    "copyright", "rights_reserved", "bloggers_like", "like_share", "like_loading", "share_buttons",
+    "click_to_share", "comment_form", "comment_rules", "comment_fields", "counter", "commenter_says",
+    "email_notice", "required_fields", "cookie_notice", "cookie_buttons", "newsletter", "tag_list",
+    "posted_stamp", "byline", "date_stamp", "time_ago", "previous_next", "nav_arrow_right",
+    "nav_arrow_left", "breadcrumb", "link_label", "trending_list", "source_credit", "provided_by",
+    "dash_line", "powered_by", "section_label",
+]
+assert len(CHROME_RULE_NAMES) == len(CHROME_LINES) == len(set(CHROME_RULE_NAMES))
+
 #: Lines after which, once the article has begun, nothing more belongs to it.
 TAIL_MARKERS = [
     r"leave a (reply|comment)( cancel reply)?",
