@@ -128,12 +128,35 @@ class StripChrome(Transform):
         body_seen -= np.r_[0, body_seen][lines.offsets[:-1]][lines.doc]
         after_body = body_seen - body >= chrome.BODY_BEFORE_TAIL
 
-        # A teaser drops with the title line just above it (the nearest non-empty line).
-        teaser = teaser_shaped & after_body
+        # Neighbours: the nearest non-empty line before and after each line, in the same document.
         index = np.where(~lines.empty, np.arange(n), -1)
         previous = np.maximum.accumulate(np.r_[-1, index[:-1]])
+        previous = np.where((previous >= 0) & (lines.doc[np.maximum(previous, 0)] == lines.doc), previous, -1)
+        ahead = np.where(~lines.empty, np.arange(n), n)
+        following = np.minimum.accumulate(np.r_[ahead[1:], n][::-1])[::-1]
+        following = np.where((following < n) & (lines.doc[np.minimum(following, n - 1)] == lines.doc), following, -1)
+
+        # A list's dashed items are article text: the dash-line rule holds only outside lists.
+        item = lines.match(chrome.LIST_ITEM)
+        in_list = item & (((previous >= 0) & item[np.maximum(previous, 0)]) | ((following >= 0) & item[np.maximum(following, 0)]))
+        unlisted = (code == RULES.index("dash_line")) & in_list
+        if unlisted.any():
+            code[unlisted] = -1
+            for k, mask in enumerate(matches):  # a list item may still be chrome by another rule
+                if k != RULES.index("dash_line"):
+                    code[unlisted & mask & (code < 0)] = k
+            drop = code >= 0
+
+        # A teaser is a short snippet under a headline-like line, with no article paragraph after it;
+        # it drops with that headline.
+        words = pc.count_substring_regex(lines.lines, r"\S+").to_numpy(zero_copy_only=False)
+        headline_like = ~lines.empty & (words <= chrome.HEADLINE_MAX_WORDS) & ~lines.match(r"\.$")
+        from_end = np.cumsum(body[::-1])[::-1]  # body lines from here to the batch's end
+        doc_end = np.r_[from_end, 0][lines.offsets[1:]]  # ... from the next document on
+        trailing = (from_end - doc_end[lines.doc] - body) == 0
+        teaser = (teaser_shaped & after_body & trailing & (words <= chrome.TEASER_MAX_WORDS)
+                  & (previous >= 0) & headline_like[np.maximum(previous, 0)])
         titles = previous[teaser]
-        titles = titles[(titles >= 0) & (lines.doc[np.maximum(titles, 0)] == lines.doc[teaser])]
         code[teaser & (code < 0)] = RULES.index("teaser")
         drop |= teaser
         code[titles[code[titles] < 0]] = RULES.index("teaser_title")

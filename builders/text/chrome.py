@@ -29,7 +29,10 @@ CHROME_LINES = [
     r"(by [\w.'’ -]{2,40}|by .{2,60}\|.{0,160})",
     r"((monday|tuesday|wednesday|thursday|friday|saturday|sunday),? )?((january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.? \d{1,2},? \d{4}|\d{1,2} (january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.? \d{4})( at \d{1,2}:\d{2}( ?[ap]m)?)?.{0,40}",
     r"\d+ (seconds?|minutes?|mins?|hours?|days?|weeks?) ago",
-    r"(«|‹|<|←)?\s*(previous|next|older|newer)( (post|article|story))?\s*(»|›|>|→)?\s*:?.{0,200}",
+    # Navigation, not a sentence that opens with "Next" or "Older": an arrow, a colon or a nav noun.
+    r"(«|‹|<|←)\s*(previous|next|older|newer)\b.{0,200}"
+    r"|(previous|next|older|newer) (posts?|articles?|stor(y|ies)|entries|entry|page)\b.{0,200}"
+    r"|(previous|next|older|newer)\s*(»|›|>|→|:).{0,200}|(previous|next|older|newer)",
     r".{0,200}\s(»|›|→)",
     r"(«|‹|←)\s.{0,200}",
     r"home\s*(»|›|>|/|\||·|•)\s*.{0,200}",
@@ -37,7 +40,7 @@ CHROME_LINES = [
     r"(trending( now)?|most (read|popular|viewed))\s*:.{0,300}",
     r"(source|sources|credit|via)\s*:.{0,80}",
     r"this (story|article|report) (was|is) (provided|supplied|written|produced) by .{0,80}",
-    r"[—–-]\s*[\w ./]{2,30}",
+    r"[—–-]\s*[\w./]{2,30}( [\w./]+){0,2}",  # "— Reuters", "- Staff": three words at most, never a list item
     r"(proudly )?powered by .{0,120}",
     r"(related|related (posts|articles|stories|news)|you may also like|more (from|stories|news).{0,60}|recommended( for you)?|post navigation|comments|trending( now)?|most (read|popular|viewed))\s*:?",
 ]
@@ -64,10 +67,26 @@ TAIL_MARKERS = [
 
 #: A wire dateline opening a paragraph ("MADRID, 3 Jan. (EUROPA PRESS) -", "Paris (AFP) -"):
 #: removed from the line, which may go on with the article's first sentence.
-DATELINE = r"(?m)^[A-Z][\w.'’ -]{1,40}?(,\s*[\w .]{1,25}?)?\s*\([A-Za-z][\w .]{1,20}\)\s*\.?\s*[-–—]+\s*"
+#: The parenthesis must name a news agency: "Monetary Policy Committee (MPC) - Paul Tucker" opens
+#: a sentence, not a dateline.
+AGENCIES = [
+    "europa press", "reuters", "afp", "agence france-presse", "ap", "associated press", "efe", "dpa", "ansa",
+    "pa", "pa media", "xinhua", "kyodo", "upi", "bloomberg", "ians", "pti", "ani", "aap", "cp", "canadian press",
+    "yonhap", "tass", "interfax", "sputnik", "anadolu", "lusa", "belga", "apa", "sda", "ntb", "tt", "bernama",
+    "antara", "wam", "spa", "kuna", "mena", "irna", "cna", "jiji", "notimex", "prensa latina", "servimedia",
+]
+DATELINE = (r"(?m)^[A-Z][\w.'’ -]{1,40}?(,\s*[\w .]{1,25}?)?\s*\((?i:" + "|".join(a.replace(" ", r"\s") for a in AGENCIES)
+            + r")\)\s*\.?\s*[-–—]+\s*")
 
-#: A teaser of another story: a line cut off with an ellipsis (the title line before it goes too).
+#: A teaser of another story: a snippet cut off with an ellipsis, under a headline-like line (which
+#: goes too), with no article paragraph after it. Quotes and reader comments ending in "..." inside
+#: an article are no teasers.
 TEASER_LINE = r"^.{40,}(\.\.\.|…)$"
+TEASER_MAX_WORDS = 45
+#: A line that can be a teaser's headline: short, not a sentence ending in a full stop.
+HEADLINE_MAX_WORDS = 20
+#: A list item: a line opening with a bullet, a dash or a number; runs of them are article lists.
+LIST_ITEM = r"^([-–—•*·▪]|\d{1,2}[.)])\s+\S"
 
 #: A line of at least this many words is article body; teasers and end markers count only after
 #: `BODY_BEFORE_TAIL` such lines, so a page whose top mentions "Comments" is not cut short.
