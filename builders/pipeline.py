@@ -45,6 +45,10 @@ def build_plan(config: BuildConfig) -> list[Stage]:
         plan += [clean_stage.EmptyText(), clean_stage.ErrorPage(), clean_stage.ListingPage()]
         if config.clean.min_words > 0:
             plan.append(clean_stage.TooShort(config.clean.min_words))
+        if config.clean.language_id:
+            plan.append(clean_stage.IdentifyLanguage())
+        if config.clean.languages:
+            plan.append(clean_stage.KeepLanguages(config.clean.languages))
     if config.dedup:
         plan.append(dedup_stage.Dedup(config.dedup))
     return plan

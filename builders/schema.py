@@ -14,6 +14,7 @@ CORE_SCHEMA = pa.schema(
         pa.field("source", pa.string()),
         pa.field("date", pa.timestamp("us", tz="UTC")),
         pa.field("lang", pa.string()),
+        pa.field("lang_score", pa.float32()),
     ]
 )
 CORE_FIELDS = tuple(CORE_SCHEMA.names)

@@ -104,9 +104,35 @@ def test_listing_pages_are_dropped():
 def test_switches():
     names = [type(s).__name__ for s in build_plan(plan_config())]
     assert names == ["FixUnicode", "StripChrome", "NormalizeWhitespace", "RepeatedLines", "NormalizeWhitespace",
-                     "EmptyText", "ErrorPage", "ListingPage", "TooShort", "Dedup"]
-    off = plan_config(fix_unicode=False, strip_chrome=False, repeated_lines=False, min_words=0)
+                     "EmptyText", "ErrorPage", "ListingPage", "TooShort", "IdentifyLanguage", "Dedup"]
+    off = plan_config(fix_unicode=False, strip_chrome=False, repeated_lines=False, min_words=0, language_id=False)
     assert [type(s).__name__ for s in build_plan(off)] == ["NormalizeWhitespace", "EmptyText", "ErrorPage", "ListingPage", "Dedup"]
+    only = plan_config(languages=["en", "es"])
+    assert [type(s).__name__ for s in build_plan(only)][-3:] == ["IdentifyLanguage", "KeepLanguages", "Dedup"]
+
+
+def test_languages_are_identified_and_kept_by_choice(shared):
+    """Real pages in several languages: each identified, and `clean.languages` keeps the chosen ones."""
+    from builders.stages.clean import IdentifyLanguage, KeepLanguages
+    from conftest import read_input
+
+    folder = shared / "corpora" / "html-news"
+    expected = {"spanish_article": "es", "latvian_article": "lv", "arabic_article": "ar", "japanese_article": "ja",
+                "chinese_article": "zh", "thai_article": "th", "cnn_article": "en", "yna_co_kr": "en"}
+    tables = [read_input(folder / f"{name}.html.gz", file_index=i)[0] for i, name in enumerate(expected)]
+    table = pa.concat_tables(tables).drop(["lang"]).append_column("lang", pa.nulls(len(expected), pa.string()))
+    table = IdentifyLanguage()(table, Ledger())
+    found = dict(zip(expected, table.column("lang").to_pylist()))
+    assert found == expected
+    assert all(0.5 < s <= 1 for s in table.column("lang_score").to_pylist())
+    ledger = Ledger()
+    kept = KeepLanguages(["en", "ES"])(table, ledger)
+    assert sorted(kept.column("lang").to_pylist()) == ["en", "en", "es"]
+    assert dict(ledger.stage("clean").dropped) == {"other_language": len(expected) - 3}
+    # A language the input gives is kept, with no score of ours.
+    given = IdentifyLanguage()(table.set_column(table.schema.get_field_index("lang"), "lang",
+                                                pa.array(["xx"] * len(expected))), Ledger())
+    assert set(given.column("lang").to_pylist()) == {"xx"} and given.column("lang_score").null_count == len(expected)
 
 
 def test_a_per_document_filter_needs_only_its_check_method():

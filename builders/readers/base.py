@@ -88,7 +88,7 @@ class Reader:
         self.config = config
         explicit = config.fields.model_fields_set
         self.fields: dict[str, Optional[str]] = {}
-        for column in CORE_SCHEMA.names:
+        for column in type(config.fields).model_fields:
             value = getattr(config.fields, column)
             if column not in explicit and column in self.default_fields:
                 value = self.default_fields[column]
@@ -248,7 +248,7 @@ def conform(batch: Batch, reader: Reader, ledger: Ledger) -> pa.Table:
 
     arrays, schema_fields = [], list(CORE_SCHEMA)
     for field in CORE_SCHEMA:
-        value = columns[field.name]
+        value = columns.get(field.name)
         arrays.append(pa.nulls(n, field.type) if value is None else pc.cast(value, field.type))
     for key in reader.keep:
         value = column_of(key)

