@@ -80,6 +80,9 @@ class FieldMap(Section):
     url: Optional[RecordKey] = Field(None, description="record key holding the page URL")
     date: Optional[RecordKey] = Field(None, description="record key holding the publication or crawl time")
     source: Optional[RecordKey] = Field(None, description="record key holding the site or domain")
+    agency: Optional[RecordKey] = Field(
+        None, description="record key holding the news agency; unset: found in the dateline or credit line"
+    )
     lang: Optional[RecordKey] = Field(None, description="record key holding a language code")
 
 

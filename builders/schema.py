@@ -12,6 +12,7 @@ CORE_SCHEMA = pa.schema(
         pa.field("title", pa.string()),
         pa.field("url", pa.string()),
         pa.field("source", pa.string()),
+        pa.field("agency", pa.string()),
         pa.field("date", pa.timestamp("us", tz="UTC")),
         pa.field("lang", pa.string()),
         pa.field("lang_score", pa.float32()),

@@ -37,7 +37,7 @@ def test_end_to_end(dump):
     from_parquet = datasets.load_dataset("parquet", data_dir=str(out / "data"), split="train")
     from_disk = datasets.load_from_disk(str(out / "hf"))
     assert len(frame) == len(from_parquet) == len(from_disk) == 6
-    assert list(frame.columns) == ["id", "text", "title", "url", "source", "date", "lang", "lang_score"]
+    assert list(frame.columns) == ["id", "text", "title", "url", "source", "agency", "date", "lang", "lang_score"]
     assert set(frame["lang"]) == {"en"} and (frame["lang_score"] > 0.5).all()  # identified: no lang field in input
     assert sorted(from_disk["id"]) == sorted(frame["id"])
 

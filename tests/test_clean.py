@@ -28,6 +28,39 @@ def test_seed_page_cleans_to_the_expected_article(shared):
     fixed = [s for s in build_plan(plan_config()) if type(s).__name__ not in ("RepeatedLines", "Dedup")]
     table, ledger = run(fixed, [page], [expected["title"]])
     assert table.column("text").to_pylist() == [expected["text"]]
+    assert table.column("agency").to_pylist() == [expected["agency"]]
+
+
+def test_seed_page_built_as_a_text_file_gives_title_text_and_agency(shared, tmp_path):
+    """The page the project was specified from, as a user would feed it: a text file."""
+    import pandas as pd
+
+    from builders.config import load_config
+    from builders.pipeline import run_build
+    from conftest import write_config
+
+    expected = json.loads((shared / "samples" / "seed-article.expected.json").read_text(encoding="utf-8"))
+    path = write_config(tmp_path, input={"paths": [str(shared / "samples" / "seed-page.txt")], "format": "text"},
+                        dedup=False)
+    result = run_build(load_config(path))
+    row = pd.read_parquet(result.output / "data").iloc[0]
+    assert (row["title"], row["text"], row["agency"]) == (expected["title"], expected["text"], expected["agency"])
+    assert row["id"] == "seed-page.txt" and row["lang"] == "en"
+
+
+def test_agency_from_the_dateline_or_the_credit_line():
+    paras = _body(3)
+    texts = ["MADRID, 3 Jan. (EUROPA PRESS) - " + "\n\n".join(paras),
+             "\n\n".join(paras) + "\n\nCopyright 2021 The Associated Press. All rights reserved.",
+             "\n\n".join(paras) + "\n\n— Reuters",
+             "SEOUL, Aug. 20 (Yonhap) -- " + "\n\n".join(paras) + "\n\n© 2020 Europa Press.",
+             "Monetary Policy Committee (MPC) - Paul Tucker voted.\n\n" + "\n\n".join(paras),
+             "\n\n".join(paras) + "\n\n(c) 2020 Tap Media"]
+    table, _ = run([StripChrome()], texts)
+    assert table.column("agency").to_pylist() == ["Europa Press", "AP", "Reuters", "Yonhap", None, None]
+    # An agency the input gives is kept.
+    given = pa.table({"id": ["a"], "text": [texts[0]], "title": [None], "agency": ["Own Wire"]})
+    assert StripChrome()(given, Ledger()).column("agency").to_pylist() == ["Own Wire"]
 
 
 def test_fix_unicode_repairs_mojibake_but_keeps_curly_quotes():

@@ -219,7 +219,7 @@ def conform(batch: Batch, reader: Reader, ledger: Ledger) -> pa.Table:
 
     columns = {name: column_of(key) for name, key in fields.items()}
     columns["text"] = text
-    for name in ("id", "title", "url", "source", "lang"):
+    for name in ("id", "title", "url", "source", "agency", "lang"):
         if columns[name] is not None and columns[name].type != pa.string():
             columns[name] = _as_strings(columns[name])
 

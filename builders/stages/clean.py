@@ -94,6 +94,31 @@ def body_lines(lines: Lines) -> np.ndarray:
     return pc.greater_equal(words, chrome.BODY_WORDS).to_numpy(zero_copy_only=False)
 
 
+def _agencies(text: pa.Array, lines: "Lines", code: np.ndarray, drop: np.ndarray) -> pa.Array:
+    """The news agency of each document: named in its dateline, else in a credit line it loses."""
+    found = pc.struct_field(pc.extract_regex(text, chrome.DATELINE), ["agency"])
+    credit = np.flatnonzero(drop & np.isin(code, [RULES.index(r) for r in chrome.CREDIT_RULES]))
+    if len(credit):
+        named = pc.struct_field(pc.extract_regex(lines.lines.take(pa.array(credit)), chrome.AGENCY_CREDIT), ["agency"])
+        valid = pc.is_valid(named).to_numpy(zero_copy_only=False)
+        docs, first = np.unique(lines.doc[credit[valid]], return_index=True)  # a document's first credit
+        by_doc = np.full(len(text), None, dtype=object)
+        by_doc[docs] = np.asarray(named.filter(pa.array(valid)).to_pylist(), dtype=object)[first]
+        found = pc.coalesce(found, pa.array(by_doc.tolist(), pa.string()))
+    # Every name an agency goes by becomes the one name the column gives it.
+    aliases = pa.array(list(chrome.AGENCY_OF), pa.string())
+    at = pc.index_in(pc.utf8_lower(found), value_set=aliases)
+    return pa.array(list(chrome.AGENCY_OF.values()), pa.string()).take(at)
+
+
+def _set_agency(table: pa.Table, found: pa.Array) -> pa.Table:
+    """The agency column: the input's where it gave one, else the one found."""
+    at = table.schema.get_field_index("agency")
+    if at < 0:
+        return table.append_column("agency", found)
+    return table.set_column(at, "agency", pc.coalesce(table.column("agency"), found))
+
+
 #: Names removed lines are counted under: the fixed chrome rules, then the positional ones.
 RULES = [*chrome.CHROME_RULE_NAMES, "teaser", "teaser_title", "after_end_marker", "headline"]
 
@@ -176,6 +201,7 @@ class StripChrome(Transform):
             code[headline] = RULES.index("headline")
             drop |= headline
         lines.removed(ledger, STAGE, RULES, code, drop, table.column("id"))
+        table = _set_agency(table, _agencies(text, lines, code, drop))
         datelines = pc.sum(pc.count_substring_regex(text, chrome.DATELINE)).as_py() or 0
         if datelines:
             stats = ledger.stage(STAGE)

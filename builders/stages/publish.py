@@ -25,6 +25,7 @@ COLUMN_DOCS = {
     "title": "headline",
     "url": "page URL",
     "source": "site or domain the page came from",
+    "agency": "news agency whose story it is, from the input or found in the dateline or credit line",
     "date": "publication or crawl time, UTC",
     "lang": "language code (ISO 639-1): from the input, else identified by fastText's lid.176",
     "lang_score": "the identifier's probability for `lang` (null when the input gave the language)",

@@ -69,14 +69,29 @@ TAIL_MARKERS = [
 #: removed from the line, which may go on with the article's first sentence.
 #: The parenthesis must name a news agency: "Monetary Policy Committee (MPC) - Paul Tucker" opens
 #: a sentence, not a dateline.
-AGENCIES = [
-    "europa press", "reuters", "afp", "agence france-presse", "ap", "associated press", "efe", "dpa", "ansa",
-    "pa", "pa media", "xinhua", "kyodo", "upi", "bloomberg", "ians", "pti", "ani", "aap", "cp", "canadian press",
-    "yonhap", "tass", "interfax", "sputnik", "anadolu", "lusa", "belga", "apa", "sda", "ntb", "tt", "bernama",
-    "antara", "wam", "spa", "kuna", "mena", "irna", "cna", "jiji", "notimex", "prensa latina", "servimedia",
-]
-DATELINE = (r"(?m)^[A-Z][\w.'’ -]{1,40}?(,\s*[\w .]{1,25}?)?\s*\((?i:" + "|".join(a.replace(" ", r"\s") for a in AGENCIES)
-            + r")\)\s*\.?\s*[-–—]+\s*")
+#: News agencies by the name the `agency` column gives them, with the other names they go by.
+AGENCY_NAMES = {
+    "Europa Press": [], "Reuters": [], "AFP": ["Agence France-Presse", "Agence France Presse"],
+    "AP": ["Associated Press", "The Associated Press"], "EFE": ["Agencia EFE"], "dpa": [], "ANSA": [],
+    "PA Media": ["PA", "Press Association"], "Xinhua": ["Xinhua News Agency"], "Kyodo": ["Kyodo News"], "UPI": [],
+    "Bloomberg": [], "IANS": [], "PTI": ["Press Trust of India"], "ANI": [], "AAP": ["Australian Associated Press"],
+    "The Canadian Press": ["CP", "Canadian Press"], "Yonhap": [], "TASS": [], "Interfax": [], "Sputnik": [],
+    "Anadolu": ["Anadolu Agency"], "Lusa": [], "Belga": [], "APA": [], "SDA": [], "NTB": [], "TT": [],
+    "Bernama": [], "Antara": [], "WAM": [], "SPA": [], "KUNA": [], "MENA": [], "IRNA": [], "CNA": [],
+    "Jiji": ["Jiji Press"], "Notimex": [], "Prensa Latina": [], "Servimedia": [],
+}
+#: Every name an agency goes by (lower case) -> the name the `agency` column gives it.
+AGENCY_OF = {alias.lower(): name for name, aliases in AGENCY_NAMES.items() for alias in [name, *aliases]}
+AGENCIES = sorted(AGENCY_OF, key=len, reverse=True)
+DATELINE = (r"(?m)^[A-Z][\w.'’ -]{1,40}?(?:,\s*[\w .]{1,25}?)?\s*\((?P<agency>(?i:"
+            + "|".join(a.replace(" ", r"\s") for a in AGENCIES) + r"))\)\s*\.?\s*[-–—]+\s*")
+#: An agency named in a credit line (copyright, source, "— Reuters"): as written or in capitals,
+#: never in lower case ("ap" or "pa" inside a word or a sentence are no credits).
+_CASED = sorted({form for alias in (a for n, al in AGENCY_NAMES.items() for a in [n, *al]) for form in (alias, alias.upper())},
+                key=len, reverse=True)
+AGENCY_CREDIT = r"\b(?P<agency>" + "|".join(a.replace(" ", r"\s") for a in _CASED) + r")\b"
+#: The removed lines that may carry an agency's credit.
+CREDIT_RULES = ["copyright", "rights_reserved", "source_credit", "dash_line", "provided_by"]
 
 #: A teaser of another story: a snippet cut off with an ellipsis, under a headline-like line (which
 #: goes too), with no article paragraph after it. Quotes and reader comments ending in "..." inside
