@@ -162,6 +162,9 @@ class CleanConfig(Section):
     languages: Optional[list[str]] = Field(
         None, description="keep only documents in these languages (ISO 639-1 codes, e.g. [en, es]); unset: all"
     )
+    mask_pii: bool = Field(
+        False, description="replace e-mail addresses, phone numbers and IP addresses with <EMAIL>, <PHONE>, <IP>"
+    )
     record_lines: bool = Field(
         False, description="write every line cleaning removes, with its rule, to OUT/rejected-lines/"
     )

@@ -45,6 +45,8 @@ def build_plan(config: BuildConfig) -> list[Stage]:
         plan += [clean_stage.EmptyText(), clean_stage.ErrorPage(), clean_stage.ListingPage()]
         if config.clean.min_words > 0:
             plan.append(clean_stage.TooShort(config.clean.min_words))
+        if config.clean.mask_pii:
+            plan.append(clean_stage.MaskPII())
         if config.clean.language_id:
             plan.append(clean_stage.IdentifyLanguage())
         if config.clean.languages:

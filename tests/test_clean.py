@@ -283,3 +283,15 @@ def test_clean_articles_lose_no_line(shared, tmp_path):
             long_lost += sum(len(line.split()) >= 12 for line in missing)
     assert total > 10_000 and lost <= total // 1000 and long_lost == 0, (lost, long_lost)
     assert not (result.output / "rejected-lines").exists()  # no line removed at all
+
+
+def test_pii_is_masked_and_counted_but_news_numbers_stay():
+    from builders.stages.clean import MaskPII
+
+    texts = ["Write to jane.doe@example.co.uk or call +44 20 7946 0958 or (555) 123-4567; the server was 192.168.1.20.",
+             "In 2020 prices rose 3.5% to £1,250,000; the score was 3-1 on 12-03-2021 and 1.2.3 is a version, "
+             "flight BA 2490 left at 10.30, turnout 62.5 per cent, 999.1.1.1 is no address."]
+    table, ledger = run([MaskPII()], texts)
+    assert table.column("text").to_pylist() == [
+        "Write to <EMAIL> or call <PHONE> or <PHONE>; the server was <IP>.", texts[1]]
+    assert dict(ledger.stage("clean").masked) == {"email": 1, "phone": 2, "ip": 1}

@@ -31,6 +31,8 @@ class StageStats:
     #: Lines a step removed from documents it kept, and their characters, by rule (clean).
     lines_removed: Counter = field(default_factory=Counter)
     chars_removed: Counter = field(default_factory=Counter)
+    #: Personal data replaced by a placeholder, by kind (clean.mask_pii).
+    masked: Counter = field(default_factory=Counter)
     seconds: float = 0.0
 
     def merge(self, other: "StageStats") -> None:
@@ -42,6 +44,7 @@ class StageStats:
         self.unused_keys.update(other.unused_keys)
         self.lines_removed.update(other.lines_removed)
         self.chars_removed.update(other.chars_removed)
+        self.masked.update(other.masked)
         self.seconds += other.seconds
 
     def as_dict(self) -> dict:
@@ -59,6 +62,8 @@ class StageStats:
         if self.lines_removed:
             out["lines_removed"] = dict(sorted(self.lines_removed.items()))
             out["chars_removed"] = dict(sorted(self.chars_removed.items()))
+        if self.masked:
+            out["masked"] = dict(sorted(self.masked.items()))
         out["seconds"] = round(self.seconds, 3)
         return out
 

@@ -328,3 +328,25 @@ class KeepLanguages(Filter):
     def reasons(self, table):
         keep = pc.fill_null(pc.is_in(pc.utf8_lower(table.column("lang")), value_set=self.languages), False)
         return pc.if_else(keep, pa.scalar(None, pa.string()), "other_language")
+
+
+class MaskPII(Transform):
+    """Replaces e-mail addresses, phone numbers and IPv4 addresses with a placeholder, counting each
+    kind. Numbers a news story is full of (years, prices, scores, dates) are no phone numbers: a
+    phone number here is written as one (a leading + or a bracketed area code, with separators)."""
+
+    PATTERNS = [
+        ("email", r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b", "<EMAIL>"),
+        ("ip", r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b", "<IP>"),
+        ("phone", r"(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?|\(\d{2,4}\)[ .-]?)\d{2,4}(?:[ .-]\d{2,4}){1,3}\b", "<PHONE>"),
+    ]
+
+    def apply(self, table, ledger):
+        text = table.column("text")
+        stats = ledger.stage(STAGE)
+        for kind, pattern, placeholder in self.PATTERNS:
+            found = pc.sum(pc.count_substring_regex(text, pattern)).as_py() or 0
+            if found:
+                stats.masked[kind] += found
+                text = pc.replace_substring_regex(text, pattern, placeholder)
+        return _set_text(table, text)
