@@ -16,20 +16,11 @@ from conftest import article
 
 def docs(rows):
     """rows: (id, text, day) in input order."""
-    table = pa.table(
-        {
-            "id": [r[0] for r in rows],
-            "text": [r[1] for r in rows],
-            "title": [None] * len(rows),
-            "url": [None] * len(rows),
-            "source": [None] * len(rows),
-            "date": [datetime(2020, 9, r[2], tzinfo=timezone.utc) if r[2] else None for r in rows],
-            "lang": [None] * len(rows),
-            ORD: list(range(len(rows))),
-        },
-        schema=CORE_SCHEMA.append(pa.field(ORD, pa.int64())),
-    )
-    return table
+    schema = CORE_SCHEMA.append(pa.field(ORD, pa.int64()))
+    columns = {f.name: [None] * len(rows) for f in schema}  # every core column, null unless set here
+    columns.update(id=[r[0] for r in rows], text=[r[1] for r in rows], **{ORD: list(range(len(rows)))},
+                   date=[datetime(2020, 9, r[2], tzinfo=timezone.utc) if r[2] else None for r in rows])
+    return pa.table(columns, schema=schema)
 
 
 BASE = article(10, paragraphs=6)
