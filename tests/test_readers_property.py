@@ -8,6 +8,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from builders.io import compression_of
 from conftest import read_input
 
 LINE = st.one_of(
@@ -17,7 +18,9 @@ LINE = st.one_of(
                     max_size=4).map(lambda d: json.dumps(d).encode()),
     st.integers(1, 300).map(lambda n: b'{"text": ' + b"[" * n + b"]" * n + b"}"),
 )
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Derandomized: CI runs the same examples every time (explore locally with --hypothesis-seed).
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @SETTINGS
@@ -39,8 +42,10 @@ def test_jsonl_never_raises_and_counts_every_line(tmp_path_factory, lines, compr
         # Every non-blank line is one record read, whatever it holds (a file of only NUL bytes,
         # told to be binary, is one quarantine entry for the file).
         nonblank = sum(1 for line in lines if line.strip())
-        binary = b"\x00" in data[:8192]
-        assert stats.docs_in == nonblank or (binary and stats.docs_in == 1)
+        # A file of NUL bytes is binary, one starting with a compression's magic is read as compressed:
+        # either way one quarantine entry stands for the whole file.
+        whole_file = b"\x00" in data[:8192] or compression_of(data[:8]) is not None
+        assert stats.docs_in == nonblank or (whole_file and stats.docs_in == 1)
 
 
 @SETTINGS
