@@ -29,7 +29,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 import yaml
 
-from benchmarks.run import corpus_command, cpu_set  # the same as the dedup benchmark's
+from benchmarks.run import _nan_to_null, corpus_command, cpu_set  # the same as the dedup benchmark's
 from benchmarks import machine
 from benchmarks.corpora import generator_fingerprint, shard_pages_for
 from benchmarks.proc import run_measured
@@ -180,19 +180,28 @@ def _marker_ok(marker: Path, fingerprint: dict) -> Optional[dict]:
     return None
 
 
+def _cached_or_fresh(root: Path, marker: str, fingerprint: dict, label: str) -> Optional[dict]:
+    """The cached inputs' record when `root` holds them for `fingerprint`; else None, with `root`
+    emptied and ready to be filled."""
+    info = _marker_ok(root / marker, fingerprint)
+    if info:
+        log(f"{label}: cached at {root}")
+        return info
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    return None
+
+
 def ensure_synth(cache: Path, pages: int, seed: int, source: Path) -> dict:
     """The generated corpus: raw/*.jsonl.gz, html/*/p*.html, warc/*.warc.gz, truth.parquet."""
     root = cache / "corpora" / f"pages{pages}-seed{seed}"
     fp = {"generator": generator_fingerprint("builders.synth", source), "pages": pages, "seed": seed}
-    info = _marker_ok(root / "corpus.json", fp)
+    info = _cached_or_fresh(root, "corpus.json", fp, f"synth corpus {pages} pages")
     if info:
-        log(f"synth corpus {pages} pages: cached at {root}")
         return info
     from builders.synth import generate
 
-    if root.exists():
-        shutil.rmtree(root)
-    root.mkdir(parents=True)
     shard_pages = shard_pages_for(pages)
     log(f"generating {pages} pages (jsonl, html, warc) into {root}")
     t0 = time.perf_counter()
@@ -271,13 +280,9 @@ def ensure_big(cache: Path, corpus: dict, big_mb: float) -> dict:
     root = cache / "big" / f"{big_mb:g}mb-from-pages{corpus['pages']}-seed{corpus['seed']}"
     fp = {"corpus": corpus["fingerprint"], "big_mb": big_mb, "gz_parts": GZ_PARTS, "gz_level": GZ_LEVEL,
           "row_group": PARQUET_ROW_GROUP, "v": 1}
-    info = _marker_ok(root / "inputs.json", fp)
+    info = _cached_or_fresh(root, "inputs.json", fp, f"big inputs {big_mb:g} MB")
     if info:
-        log(f"big inputs {big_mb:g} MB: cached at {root}")
         return info
-    if root.exists():
-        shutil.rmtree(root)
-    root.mkdir(parents=True)
     t0 = time.perf_counter()
     jsonl = root / "pages.jsonl"
     log(f"writing {big_mb:g} MB of JSONL to {jsonl}")
@@ -306,13 +311,9 @@ def ensure_scaling_file(cache: Path, corpus: dict, mb: float) -> dict:
     """One uncompressed JSONL of about `mb` MB for the ingest-only scaling run (no other forms)."""
     root = cache / "scaling" / f"{mb:g}mb-from-pages{corpus['pages']}-seed{corpus['seed']}"
     fp = {"corpus": corpus["fingerprint"], "mb": mb, "v": 1}
-    info = _marker_ok(root / "inputs.json", fp)
+    info = _cached_or_fresh(root, "inputs.json", fp, f"scaling input {mb:g} MB")
     if info:
-        log(f"scaling input {mb:g} MB: cached at {root}")
         return info
-    if root.exists():
-        shutil.rmtree(root)
-    root.mkdir(parents=True)
     jsonl = root / "pages.jsonl"
     log(f"writing {mb:g} MB of JSONL to {jsonl}")
     made = write_repeated(base_records(Path(corpus["root"])), jsonl, int(mb * MB), flush_every=500)
@@ -358,13 +359,9 @@ def ensure_huge(cache: Path, corpus: dict, gz_gb: float) -> dict:
     """One JSONL.gz of about `gz_gb` GB stored, written streaming at gzip level 1."""
     root = cache / "huge" / f"{gz_gb:g}gb-from-pages{corpus['pages']}-seed{corpus['seed']}"
     fp = {"corpus": corpus["fingerprint"], "gz_gb": gz_gb, "level": HUGE_GZ_LEVEL, "v": 1}
-    info = _marker_ok(root / "inputs.json", fp)
+    info = _cached_or_fresh(root, "inputs.json", fp, f"{gz_gb:g} GB JSONL.gz")
     if info:
-        log(f"{gz_gb:g} GB JSONL.gz: cached at {root}")
         return info
-    if root.exists():
-        shutil.rmtree(root)
-    root.mkdir(parents=True)
     path = root / "pages.jsonl.gz"
     log(f"writing {gz_gb:g} GB of gzipped JSONL to {path} (takes a few minutes; cached afterwards)")
     t0 = time.perf_counter()
@@ -1090,16 +1087,6 @@ def render(res: dict) -> str:
 
 
 # --------------------------------------------------------------------------- main
-
-
-def _nan_to_null(x):
-    if isinstance(x, float) and x != x:
-        return None
-    if isinstance(x, dict):
-        return {k: _nan_to_null(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_nan_to_null(v) for v in x]
-    return x
 
 
 def write_outputs(res: dict, results_path: Path, md_path: Path) -> None:
