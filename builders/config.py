@@ -64,6 +64,13 @@ def _dotted_key(value: str) -> str:
 RecordKey = Annotated[str, AfterValidator(_dotted_key)]
 
 
+def _off_unless_asked(value: Any) -> Any:
+    """A section that is off by default: unset, null or `false` is off; `true` or `{}` is defaults."""
+    if value is None or value is False:
+        return None
+    return {} if value is True else value
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
@@ -151,6 +158,36 @@ class InputConfig(Section):
         return self
 
 
+class QualityConfig(Section):
+    """Document quality checks in the style of Gopher, C4 and FineWeb; a check set to null is off."""
+
+    max_words: Optional[int] = Field(100_000, ge=1, description="drop documents with more words")
+    mean_word_length: Optional[list[float]] = Field(
+        [3, 10], min_length=2, max_length=2, description="[low, high]: drop documents whose mean word length is outside"
+    )
+    max_symbol_ratio: Optional[float] = Field(
+        0.1, ge=0, description="drop documents with more '#', '...' and '…' per word than this"
+    )
+    max_ellipsis_lines: Optional[float] = Field(
+        0.3, ge=0, le=1, description="drop documents whose share of lines ending in '...' or '…' is higher (three such lines at least)"
+    )
+    max_bullet_lines: Optional[float] = Field(
+        0.9, ge=0, le=1, description="drop documents whose share of lines opening with a bullet is higher"
+    )
+    max_duplicate_lines: Optional[float] = Field(
+        0.3, ge=0, le=1, description="drop documents whose share of lines repeating an earlier line is higher"
+    )
+    max_duplicate_line_chars: Optional[float] = Field(
+        0.2, ge=0, le=1, description="... or whose share of characters in such lines is higher"
+    )
+    max_top_bigram: Optional[float] = Field(
+        0.2, ge=0, le=1, description="drop documents where the most frequent word pair covers a larger share of characters"
+    )
+    min_stop_words: Optional[int] = Field(
+        2, ge=0, description="drop English or Spanish documents with fewer of the language's common words (the, of, and...)"
+    )
+
+
 class CleanConfig(Section):
     fix_unicode: bool = Field(True, description="repair mojibake and broken entities with ftfy (quotes kept)")
     strip_chrome: bool = Field(True, description="remove common site chrome (share widgets, comment forms, credits)")
@@ -161,6 +198,9 @@ class CleanConfig(Section):
     )
     languages: Optional[list[str]] = Field(
         None, description="keep only documents in these languages (ISO 639-1 codes, e.g. [en, es]); unset: all"
+    )
+    quality: Annotated[Optional[QualityConfig], BeforeValidator(_off_unless_asked)] = Field(
+        None, description="Gopher/C4/FineWeb-style quality checks, or false (the default) to skip them"
     )
     mask_pii: bool = Field(
         False, description="replace e-mail addresses, phone numbers and IP addresses with <EMAIL>, <PHONE>, <IP>"
@@ -389,4 +429,6 @@ def dump_config(config: BuildConfig) -> str:
             data[section] = False
     if data["dedup"] and data["dedup"]["minhash"] is None:
         data["dedup"]["minhash"] = False
+    if data["clean"] and data["clean"]["quality"] is None:
+        data["clean"]["quality"] = False
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)

@@ -140,6 +140,8 @@ def test_switches():
                      "EmptyText", "ErrorPage", "ListingPage", "TooShort", "IdentifyLanguage", "Dedup"]
     off = plan_config(fix_unicode=False, strip_chrome=False, repeated_lines=False, min_words=0, language_id=False)
     assert [type(s).__name__ for s in build_plan(off)] == ["NormalizeWhitespace", "EmptyText", "ErrorPage", "ListingPage", "Dedup"]
+    assert "QualityFilter" not in names  # off unless asked for
+    assert "QualityFilter" in [type(s).__name__ for s in build_plan(plan_config(quality=True))]
     only = plan_config(languages=["en", "es"])
     assert [type(s).__name__ for s in build_plan(only)][-3:] == ["IdentifyLanguage", "KeepLanguages", "Dedup"]
 
@@ -319,3 +321,51 @@ def test_a_new_cleaning_step_is_one_class_and_one_registration():
         assert dict(ledger.stage("clean").dropped) == {"shouting": 1}
     finally:
         del CLEAN_STEPS["no_shouting"]
+
+
+def test_quality_checks_drop_junk_and_keep_articles():
+    from builders.config import QualityConfig
+    from builders.stages.clean import QualityFilter
+
+    good = article(11, paragraphs=4) + "\n\nThe council said that the plan of the city and the region would have to wait."
+    spam = "buy cheap buy cheap " * 40
+    texts = {
+        "good": good,
+        "long_words": " ".join(["Incomprehensibilities"] * 30),
+        "symbols": " ".join(f"#tag{i} ..." for i in range(30)),
+        "ellipses": "\n".join(f"Teaser number {i} about the story of the day and..." for i in range(6)) + "\n" + good,
+        "bullets": "\n".join(f"- item {i} of the list with the words" for i in range(12)),
+        "repeats": "\n".join(["The same line of the page, again and again."] * 8 + [good]),
+        "spam": "the of and " + spam,
+        "no_stop_words": article(12),  # words drawn at random from a list without them
+        "spanish": "El gobierno de la ciudad ha anunciado que los trabajos del puerto empiezan en marzo y duran un año.",
+    }
+    table = pa.table({"id": list(texts), "text": list(texts.values()),
+                      "lang": ["en"] * 8 + ["es"]})
+    reasons = dict(zip(texts, QualityFilter(QualityConfig()).reasons(table).to_pylist()))
+    assert reasons == {"good": None, "long_words": "quality_mean_word_length", "symbols": "quality_symbol_ratio",
+                       "ellipses": "quality_ellipsis_lines", "bullets": "quality_bullet_lines",
+                       "repeats": "quality_duplicate_lines", "spam": "quality_top_bigram",
+                       "no_stop_words": "quality_stop_words", "spanish": None}
+    # Languages written without spaces are not judged by word length or word pairs.
+    chinese = pa.table({"id": ["zh"], "text": ["中华人民共和国国务院今天发布了关于进一步加强城市规划建设管理工作的若干意见。" * 3],
+                        "lang": ["zh"]})
+    assert QualityFilter(QualityConfig()).reasons(chinese).to_pylist() == [None]
+    # Every check can be switched off on its own.
+    off = QualityConfig(max_top_bigram=None, mean_word_length=None)
+    reasons = dict(zip(texts, QualityFilter(off).reasons(table).to_pylist()))
+    assert reasons["long_words"] == "quality_stop_words" and reasons["spam"] != "quality_top_bigram"
+
+
+def test_quality_checks_keep_every_clean_article(shared):
+    """On the 2,225 BBC articles (real, clean prose) the default checks drop none."""
+    import gzip
+
+    from builders.config import QualityConfig
+    from builders.stages.clean import QualityFilter
+
+    with gzip.open(shared / "corpora" / "bbc-news.jsonl.gz", "rt", encoding="utf-8") as fh:
+        texts = [json.loads(line)["text"] for line in fh]
+    table = pa.table({"id": [str(i) for i in range(len(texts))], "text": texts, "lang": ["en"] * len(texts)})
+    dropped = [r for r in QualityFilter(QualityConfig()).reasons(table).to_pylist() if r]
+    assert len(texts) == 2225 and dropped == []

@@ -361,3 +361,110 @@ class MaskPII(Transform):
                 stats.masked[kind] += found
                 text = pc.replace_substring_regex(text, pattern, placeholder)
         return _set_text(table, text)
+
+
+#: Languages written without spaces between words: the word-based quality checks skip them.
+NO_SPACE_LANGUAGES = ["zh", "ja", "th", "lo", "km", "my", "bo", "dz"]
+
+#: Common words of a language; a text in it with almost none is no prose (Gopher's stop-word rule).
+STOP_WORDS = {
+    "en": ["the", "be", "to", "of", "and", "that", "have", "with"],
+    "es": ["de", "la", "que", "el", "en", "y", "los", "del"],
+}
+
+
+@clean_step("quality", 92, when=lambda c: c.quality is not None, make=lambda c: QualityFilter(c.quality))
+class QualityFilter(Filter):
+    """Quality checks in the style of Gopher, C4 and FineWeb, over whole batches; the first check a
+    document fails is its reason (`quality_<check>`)."""
+
+    def __init__(self, config) -> None:
+        self.q = config
+
+    def reasons(self, table):
+        from builders.stages.dedup import hash_strings
+
+        q = self.q
+        text = pc.fill_null(table.column("text"), "").combine_chunks()
+        n = len(text)
+        reasons = np.full(n, None, dtype=object)
+
+        def flag(name: str, mask: np.ndarray) -> None:
+            reasons[(reasons == None) & mask] = f"quality_{name}"  # noqa: E711 (elementwise)
+
+        # Word checks assume words between spaces: languages written without them are exempt.
+        lang = (pc.fill_null(table.column("lang"), "").combine_chunks().to_numpy(zero_copy_only=False)
+                if "lang" in table.column_names else np.full(n, "", dtype=object))
+        spaced = ~np.isin(lang, NO_SPACE_LANGUAGES)
+        split = pc.utf8_split_whitespace(text)
+        counts = pc.list_value_length(split).to_numpy(zero_copy_only=False).astype(np.int64)
+        words = pc.list_flatten(split)
+        doc = np.repeat(np.arange(n), counts)
+        lengths = pc.utf8_length(words).to_numpy(zero_copy_only=False)
+        chars = np.bincount(doc, lengths, minlength=n)
+        per_word = np.maximum(counts, 1)
+        if q.max_words is not None:
+            flag("max_words", counts > q.max_words)
+        if q.mean_word_length is not None:
+            mean = chars / per_word
+            flag("mean_word_length", spaced & (counts > 0)
+                 & ((mean < q.mean_word_length[0]) | (mean > q.mean_word_length[1])))
+        if q.max_symbol_ratio is not None:
+            symbols = sum(pc.count_substring(text, s).to_numpy(zero_copy_only=False) for s in ("#", "...", "…"))
+            flag("symbol_ratio", symbols / per_word > q.max_symbol_ratio)
+
+        lines = Lines(text)
+        full = ~lines.empty
+        per_doc_lines = np.maximum(np.bincount(lines.doc[full], minlength=n), 1)
+
+        def line_share(mask: np.ndarray) -> np.ndarray:
+            return np.bincount(lines.doc[full & mask], minlength=n) / per_doc_lines
+
+        if q.max_ellipsis_lines is not None:
+            # At least three such lines: a three-paragraph story may end one paragraph with a quote "..."
+            ellipsis = lines.match(r"(\.\.\.|…)$")
+            flag("ellipsis_lines", (line_share(ellipsis) > q.max_ellipsis_lines)
+                 & (np.bincount(lines.doc[full & ellipsis], minlength=n) >= 3))
+        if q.max_bullet_lines is not None:
+            flag("bullet_lines", line_share(lines.match(chrome.LIST_ITEM)) > q.max_bullet_lines)
+        if q.max_duplicate_lines is not None or q.max_duplicate_line_chars is not None:
+            index = np.flatnonzero(full)
+            hashes = hash_strings(lines.lines.take(pa.array(index))).astype(np.uint64)
+            order = np.lexsort((index, hashes, lines.doc[index]))  # by document, line, then position
+            same = np.r_[False, (hashes[order][1:] == hashes[order][:-1]) & (lines.doc[index][order][1:] == lines.doc[index][order][:-1])]
+            repeat = np.zeros(len(lines), dtype=bool)
+            repeat[index[order][same]] = True  # every occurrence after a line's first
+            if q.max_duplicate_lines is not None:
+                flag("duplicate_lines", line_share(repeat) > q.max_duplicate_lines)
+            if q.max_duplicate_line_chars is not None:
+                line_chars = pc.utf8_length(lines.lines).to_numpy(zero_copy_only=False)
+                total = np.maximum(np.bincount(lines.doc, line_chars, minlength=n), 1)
+                flag("duplicate_line_chars", np.bincount(lines.doc[repeat], line_chars[repeat], minlength=n) / total
+                     > q.max_duplicate_line_chars)
+        lowered = pc.utf8_lower(words)
+        if q.max_top_bigram is not None and len(words) > 1:
+            hashes = hash_strings(lowered).astype(np.uint64)
+            pair = doc[1:] == doc[:-1]
+            keys = hashes[:-1][pair] * np.uint64(1_000_003) ^ hashes[1:][pair]
+            pair_doc = doc[:-1][pair]
+            pair_chars = lengths[:-1][pair] + lengths[1:][pair]
+            order = np.lexsort((keys, pair_doc))
+            keys, pair_doc, pair_chars = keys[order], pair_doc[order], pair_chars[order]
+            start = np.r_[True, (keys[1:] != keys[:-1]) | (pair_doc[1:] != pair_doc[:-1])]
+            group = np.cumsum(start) - 1
+            sizes = np.bincount(group)
+            covered = sizes * pair_chars[start]  # occurrences times the pair's characters
+            top = np.zeros(n)
+            np.maximum.at(top, pair_doc[start], covered)
+            flag("top_bigram", spaced & (counts >= 20) & (top / np.maximum(chars, 1) > q.max_top_bigram))
+        if q.min_stop_words is not None:
+            for code, stop in STOP_WORDS.items():
+                of_lang = lang == code
+                if not of_lang.any():
+                    continue
+                which = pc.index_in(lowered, value_set=pa.array(stop)).to_numpy(zero_copy_only=False)
+                hit = ~np.isnan(which.astype(float)) if which.dtype == object else which >= 0
+                found = np.unique(doc[hit] * len(stop) + np.nan_to_num(which[hit].astype(float)).astype(np.int64))
+                distinct = np.bincount(found // len(stop), minlength=n)
+                flag("stop_words", of_lang & (distinct < q.min_stop_words))
+        return pa.array(reasons.tolist(), pa.string())
