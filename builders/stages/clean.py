@@ -468,3 +468,69 @@ class QualityFilter(Filter):
                 distinct = np.bincount(found // len(stop), minlength=n)
                 flag("stop_words", of_lang & (distinct < q.min_stop_words))
         return pa.array(reasons.tolist(), pa.string())
+
+
+#: A site's name after a headline: "Headline | Site", "Headline - Site", "Headline :: SITE".
+_TITLE_SUFFIX = r"^(?P<head>.+?)\s+(?:\||-|–|—|::|·)\s+(?P<suffix>[^|]{2,60})$"
+
+
+@clean_step("titles", 47, when=lambda c: c.titles)
+class Titles(Transform):
+    """Titles as headlines: where the input gave none, a headline-like first line followed by the
+    article becomes the title and leaves the text; a site's name after a title ("... | Free
+    Times") is removed when it is the site's own name (the letters of the source's host)."""
+
+    def apply(self, table, ledger):
+        if table.num_rows == 0:
+            return table
+        titles = (table.column("title").combine_chunks().cast(pa.string()) if "title" in table.column_names
+                  else pa.nulls(table.num_rows, pa.string()))
+        missing = pc.is_null(titles).to_numpy(zero_copy_only=False)
+        if missing.any():
+            text = table.column("text").combine_chunks()
+            lines = Lines(text)
+            first = np.r_[lines.offsets[:-1]]
+            has = (lines.counts > 1) & missing
+            # The first line, and the next non-empty one (paragraphs are a blank line apart).
+            idx = np.flatnonzero(has)
+            head = first[idx]
+            following = head + 2
+            ok = following < lines.offsets[1:][idx]
+            idx, head, following = idx[ok], head[ok], following[ok]
+            words = pc.count_substring_regex(lines.lines, r"\S+").to_numpy(zero_copy_only=False)
+            end_stop = lines.match(r"[.!?:;,]$")
+            headline = (~lines.empty[head] & (words[head] >= 3) & (words[head] <= chrome.HEADLINE_MAX_WORDS)
+                        & ~end_stop[head] & (words[following] >= chrome.BODY_WORDS))
+            idx, head = idx[headline], head[headline]
+            if len(idx):
+                mask = np.zeros(table.num_rows, dtype=bool)
+                mask[idx] = True
+                values = np.full(table.num_rows, None, dtype=object)
+                values[idx] = lines.lines.take(pa.array(head)).to_pylist()
+                titles = pc.if_else(pa.array(mask), pa.array(values.tolist(), pa.string()), titles)
+                drop = np.zeros(len(lines), dtype=bool)
+                drop[head] = True
+                lines.removed(ledger, STAGE, ["title_line"], np.zeros(len(lines), dtype=np.int64), drop,
+                              table.column("id"))
+                table = _set_text(table, pc.utf8_trim(lines.join(~drop), "\n"))
+        titles = self._without_site_name(titles, table)
+        at = table.schema.get_field_index("title")
+        return table.set_column(at, "title", titles) if at >= 0 else table.append_column("title", titles)
+
+    @staticmethod
+    def _without_site_name(titles: pa.Array, table: pa.Table) -> pa.Array:
+        if "source" not in table.column_names:
+            return titles
+        parts = pc.extract_regex(titles, _TITLE_SUFFIX)
+        head, suffix = pc.struct_field(parts, ["head"]), pc.struct_field(parts, ["suffix"])
+        letters = lambda values: pc.replace_substring_regex(pc.utf8_lower(values), r"[^\pL\pN]+", "")  # noqa: E731
+        site = letters(table.column("source").combine_chunks())
+        name = letters(suffix)
+        own = pc.and_(pc.greater_equal(pc.utf8_length(name), 3), _contains(site, name))
+        return pc.if_else(pc.fill_null(own, False), head, titles)
+
+
+def _contains(haystack: pa.Array, needle: pa.Array) -> pa.Array:
+    """Element-wise: `needle` occurs in `haystack` (nulls stay null)."""
+    found = [None if h is None or n is None else n in h for h, n in zip(haystack.to_pylist(), needle.to_pylist())]
+    return pa.array(found, pa.bool_())
