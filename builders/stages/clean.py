@@ -37,6 +37,13 @@ class Lines:
     def __len__(self) -> int:
         return len(self.lines)
 
+    @property
+    def words(self) -> np.ndarray:
+        """Words per line (computed once: several rules ask)."""
+        if getattr(self, "_words", None) is None:
+            self._words = pc.count_substring_regex(self.lines, r"\S+").to_numpy(zero_copy_only=False)
+        return self._words
+
     def match(self, pattern: str) -> np.ndarray:
         return pc.fill_null(pc.match_substring_regex(self.lines, pattern), False).to_numpy(zero_copy_only=False)
 
@@ -93,19 +100,17 @@ class NormalizeWhitespace(Transform):
 
 def body_lines(lines: Lines) -> np.ndarray:
     """Lines long enough to be article paragraphs rather than chrome."""
-    words = pc.count_substring_regex(lines.lines, r"\S+")
-    return pc.greater_equal(words, chrome.BODY_WORDS).to_numpy(zero_copy_only=False)
+    return lines.words >= chrome.BODY_WORDS
 
 
-def _agencies(text: pa.Array, lines: "Lines", code: np.ndarray, drop: np.ndarray) -> pa.Array:
-    """The news agency of each document: named in its dateline, else in a credit line it loses."""
-    found = pc.struct_field(pc.extract_regex(text, chrome.DATELINE), ["agency"])
+def _agencies(found: pa.Array, lines: "Lines", code: np.ndarray, drop: np.ndarray) -> pa.Array:
+    """The news agency of each document: named in its dateline (`found`), else in a credit line it loses."""
     credit = np.flatnonzero(drop & np.isin(code, [RULES.index(r) for r in chrome.CREDIT_RULES]))
     if len(credit):
         named = pc.struct_field(pc.extract_regex(lines.lines.take(pa.array(credit)), chrome.AGENCY_CREDIT), ["agency"])
         valid = pc.is_valid(named).to_numpy(zero_copy_only=False)
         docs, first = np.unique(lines.doc[credit[valid]], return_index=True)  # a document's first credit
-        by_doc = np.full(len(text), None, dtype=object)
+        by_doc = np.full(len(found), None, dtype=object)
         by_doc[docs] = np.asarray(named.filter(pa.array(valid)).to_pylist(), dtype=object)[first]
         found = pc.coalesce(found, pa.array(by_doc.tolist(), pa.string()))
     # Every name an agency goes by becomes the one name the column gives it.
@@ -178,7 +183,7 @@ class StripChrome(Transform):
 
         # A teaser is a short snippet under a headline-like line, with no article paragraph after it;
         # it drops with that headline.
-        words = pc.count_substring_regex(lines.lines, r"\S+").to_numpy(zero_copy_only=False)
+        words = lines.words
         headline_like = ~lines.empty & (words <= chrome.HEADLINE_MAX_WORDS) & ~lines.match(r"\.$")
         from_end = np.cumsum(body[::-1])[::-1]  # body lines from here to the batch's end
         doc_end = np.r_[from_end, 0][lines.offsets[1:]]  # ... from the next document on
@@ -205,11 +210,12 @@ class StripChrome(Transform):
             code[headline] = RULES.index("headline")
             drop |= headline
         lines.removed(ledger, STAGE, RULES, code, drop, table.column("id"))
-        table = _set_agency(table, _agencies(text, lines, code, drop))
-        datelines = pc.sum(pc.count_substring_regex(text, chrome.DATELINE)).as_py() or 0
-        if datelines:
+        datelines = pc.struct_field(pc.extract_regex(text, chrome.DATELINE), ["agency"])
+        table = _set_agency(table, _agencies(datelines, lines, code, drop))
+        cut = pc.sum(pc.not_equal(pc.utf8_length(text), pc.utf8_length(stripped))).as_py() or 0
+        if cut:
             stats = ledger.stage(STAGE)
-            stats.lines_removed["dateline"] += datelines  # a part of a line: the article's first sentence stays
+            stats.lines_removed["dateline"] += cut  # a part of a line: the article's first sentence stays
             stats.chars_removed["dateline"] += int(pc.sum(pc.utf8_length(text)).as_py() - pc.sum(pc.utf8_length(stripped)).as_py())
         return _set_text(table, lines.join(~drop))
 
@@ -306,8 +312,8 @@ class IdentifyLanguage(Transform):
         if table.num_rows == 0:
             return table
         # One line per text (the model reads one line), its opening only.
-        heads = pc.utf8_slice_codeunits(pc.replace_substring_regex(pc.fill_null(table.column("text"), ""), r"\s+", " "),
-                                        0, LANG_CHARS)
+        heads = pc.replace_substring_regex(pc.utf8_slice_codeunits(pc.fill_null(table.column("text"), ""), 0, LANG_CHARS),
+                                           r"\s+", " ")
         predict = self.model().f.predict
         langs, scores = [], []
         for head in heads.to_pylist():  # fastText's C++ predict, one call per document
@@ -497,7 +503,7 @@ class Titles(Transform):
             following = head + 2
             ok = following < lines.offsets[1:][idx]
             idx, head, following = idx[ok], head[ok], following[ok]
-            words = pc.count_substring_regex(lines.lines, r"\S+").to_numpy(zero_copy_only=False)
+            words = lines.words
             end_stop = lines.match(r"[.!?:;,]$")
             headline = (~lines.empty[head] & (words[head] >= 3) & (words[head] <= chrome.HEADLINE_MAX_WORDS)
                         & ~end_stop[head] & (words[following] >= chrome.BODY_WORDS))
