@@ -40,6 +40,10 @@ def make_parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser("config", help="validate a config and print it with every default filled in")
     config_options(show)
+
+    explain = commands.add_parser("explain", help="show how cleaning treats one input document, line by line")
+    config_options(explain)
+    explain.add_argument("id", metavar="ID", help="the document's id (as published, or FILE:POSITION)")
     return parser
 
 
@@ -54,6 +58,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         config = load_config(args.config, overrides, output=args.output, workers=args.workers)
         if args.command == "config":
             sys.stdout.write(dump_config(config))
+            return EXIT_OK
+        if args.command == "explain":
+            from builders.explain import explain
+
+            sys.stdout.write(explain(config, args.id))
             return EXIT_OK
         return _build(config, args)
     except ConfigError as exc:

@@ -151,3 +151,18 @@ def test_every_config_key_is_documented():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = [k for k in _config_keys(BuildConfig) if f"`{k}`" not in readme]
     assert not missing, f"README.md's config reference lacks: {missing}"
+
+
+def test_explain_marks_each_removed_line_with_its_rule(project):
+    folder, config = project
+    result = corpus("explain", str(config), "s0-c1")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert re.search(r"^- breadcrumb +\| Home » News » Story 0$", out, re.M)
+    assert re.search(r"^- copyright +\| © 2020 Site 1 Media\. All rights reserved\.$", out, re.M)
+    assert re.search(r"^- teaser +\| Something else entirely", out, re.M)
+    body = out.split("=== published text", 1)[1]
+    assert "Leave a Reply" not in body and "Home »" not in body and len(body.split()) > 100
+    dropped = corpus("explain", str(config), "junk-1")
+    assert dropped.returncode == 0 and "=== dropped by clean: error_page ===" in dropped.stdout
+    assert_one_line_error(corpus("explain", str(config), "no-such-id"), "no input record has id 'no-such-id'")
