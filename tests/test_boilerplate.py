@@ -86,3 +86,23 @@ def test_a_paragraph_two_stories_share_stays_but_a_long_notice_on_every_page_goe
     texts = run(pages, tmp_path)
     assert all(notice not in lines for lines in texts.values())
     assert texts["p2"][-1] == background and texts["p7"][-1] == background
+
+
+def test_financial_tables_in_the_body_stay_while_stamps_go(tmp_path):
+    """Once digits are folded, results tables look alike on every results story of a site; inside
+    the article they are data, not chrome. A stamp at the page's top still goes."""
+    import random
+
+    rnd = random.Random(5)
+    pages = []
+    for story in range(6):
+        a, b = (f"{rnd.uniform(10, 99):.1f}" for _ in range(2))
+        table_lines = [f"Revs {a} mln vs {b} mln", f"Shr profit {rnd.randint(1, 40)} cts vs loss {rnd.randint(1, 40)} cts",
+                       f"Avg shrs {rnd.uniform(1, 30):.1f} mln vs {rnd.uniform(1, 30):.1f} mln"]
+        body = article(900 + story, paragraphs=2).split("\n\n")
+        text = "\n\n".join([f"Updated {rnd.randint(10, 23)}:{rnd.randint(10, 59)} GMT", body[0], *table_lines, body[1]])
+        pages.append({"id": f"m-{story}", "source": "money.example", "title": f"Results story {story}", "text": text,
+                      "table": table_lines, "body": body})
+    texts = run(pages, tmp_path)
+    for p in pages:
+        assert texts[p["id"]] == [p["body"][0], *p["table"], p["body"][1]], p["id"]

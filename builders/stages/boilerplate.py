@@ -7,7 +7,9 @@ line (its shape: lower case, digits folded) is chrome for a site when that site 
 with at least two different headlines, and chrome everywhere when that holds on `min_sites` sites.
 A line of a sentence's length must also stand on a good share of the site's pages: stories do
 reuse a background sentence or paragraph now and then, while chrome that long (a cookie notice,
-an "about us" blurb) is on most pages of its site.
+an "about us" blurb) is on most pages of its site. Folding digits makes a results table look the
+same on every results story, so a line with digits inside the article body counts as chrome only
+when it is a stamp or a counter.
 """
 
 from __future__ import annotations
@@ -63,6 +65,31 @@ def _headline_keys(table: pa.Table) -> np.ndarray:
         return hash_strings(text)
     title = table.column("title").combine_chunks().cast(pa.string())
     return hash_strings(pc.if_else(pc.is_valid(title), pc.utf8_lower(title), text))
+
+
+#: A stamp or counter: a time, a year, a numeric date, a month, "3 comments", "2 hours ago".
+STAMP = (r"(?i)\b\d{1,2}:\d{2}\b|\b(19|20)\d{2}\b|\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b"
+         r"|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\b"
+         r"|\b\d[\d,.]*k? (comments?|views?|shares?|replies|responses|reads)\b|\bago\b|\bpage \d+ of \d+\b")
+
+
+def _table_lines(lines: Lines) -> np.ndarray:
+    """Lines whose repetition is no evidence of chrome: a line with digits inside the article body
+    (between its first and last paragraph) that is no stamp or counter. Once digits are folded, a
+    financial table ("Revs 73.4 mln vs 86.7 mln") has the same shape on every results story."""
+    from builders.text import chrome
+
+    digits = lines.match(r"\d") & ~lines.empty
+    if not digits.any():
+        return digits
+    body = lines.words >= chrome.BODY_WORDS
+    seen = np.cumsum(body)
+    start = np.r_[0, seen][lines.offsets[:-1]][lines.doc]  # body lines before the document
+    before_first = (seen - start) == 0
+    from_end = np.cumsum(body[::-1])[::-1]
+    after = np.r_[from_end, 0][lines.offsets[1:]][lines.doc]  # body lines after the document
+    after_last = (from_end - after) == 0
+    return digits & ~before_first & ~after_last & ~lines.match(STAMP)
 
 
 def _pair_keys(site: np.ndarray, line: np.ndarray) -> np.ndarray:
@@ -143,6 +170,6 @@ class RepeatedLines(CorpusStep):
         shapes = line_shapes(lines.lines)
         pairs = _pair_keys(_site_keys(table)[lines.doc], shapes)
         on_site = np.isin(pairs, self.site_pairs)
-        drop = ~lines.empty & (on_site | np.isin(shapes, self.everywhere))
+        drop = ~lines.empty & (on_site | np.isin(shapes, self.everywhere)) & ~_table_lines(lines)
         lines.removed(ledger, self.stage, REPEATED_RULES, np.where(on_site, 0, 1), drop, table.column("id"))
         return _set_text(table, lines.join(~drop))
