@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import pyarrow as pa
 import pyarrow.compute as pc
 

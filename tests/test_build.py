@@ -134,13 +134,11 @@ def test_a_build_that_publishes_nothing_fails_and_keeps_the_previous_release(tmp
 def test_same_release_whatever_the_workers_and_the_shard_plan(tmp_path):
     """Big files split into byte ranges and row groups, small files grouped, or every file whole:
     the same documents in the same order, the same drops, the same counts."""
-    import gzip as _gzip
-
     import pyarrow as pa
 
     from conftest import article
 
-    records = wire_dump(tmp_path, stories=8, copies=3, files=1)
+    wire_dump(tmp_path, stories=8, copies=3, files=1)
     raw = tmp_path / "raw"
     # One big uncompressed JSONL (split by lines), a Parquet export (split by row groups) and a
     # folder of text files (grouped), next to the gzipped dump (whole).

@@ -15,7 +15,6 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from conftest import article
 from test_cli import assert_one_line_error, corpus

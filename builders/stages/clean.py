@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from builders.stages.base import Filter, Stage, Transform
+from builders.stages.base import Filter, Transform
 from builders.stages.registry import clean_step
 from builders.text import chrome
 

@@ -201,9 +201,9 @@ def write_card(config: BuildConfig, staging: Path, stats: dict, published: Publi
         lines += ["", "## Languages", "", "| language | documents |", "| --- | ---: |"]
         lines += [f"| {code or 'unknown'} | {n:,} |" for code, n in list(published.languages.items())[:20]]
     lines += ["", "## Columns", "", "| column | type | meaning |", "| --- | --- | --- |"]
-    for field in published.schema:
-        meaning = COLUMN_DOCS.get(field.name, "kept from the input records (input.keep)")
-        lines.append(f"| `{field.name}` | {field.type} | {meaning} |")
+    for column in published.schema:
+        meaning = COLUMN_DOCS.get(column.name, "kept from the input records (input.keep)")
+        lines.append(f"| `{column.name}` | {column.type} | {meaning} |")
     lines += [
         "",
         "## Files",
