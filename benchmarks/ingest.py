@@ -29,7 +29,8 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 import yaml
 
-from benchmarks.run import _nan_to_null, corpus_command, cpu_set  # the same as the dedup benchmark's
+from benchmarks.run import _nan_to_null, corpus_command, cpu_set
+from benchmarks.run import display_command as run_command_line  # the same as the dedup benchmark's
 from benchmarks import machine
 from benchmarks.corpora import generator_fingerprint, shard_pages_for
 from benchmarks.proc import run_measured
@@ -119,12 +120,7 @@ def code_version() -> dict:
 
 
 def display_command(argv: list[str]) -> str:
-    py = Path(sys.executable)
-    try:
-        py_s = str(py.relative_to(REPO))
-    except ValueError:
-        py_s = str(py)
-    return shlex.join([py_s, "-m", "benchmarks.ingest", *argv])
+    return run_command_line(argv, "benchmarks.ingest")
 
 
 def _busy_seconds() -> float:

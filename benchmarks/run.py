@@ -104,13 +104,14 @@ def cpu_set(workers: int) -> list[int] | None:
     return None if workers >= len(available) else available[:workers]
 
 
-def display_command(argv: list[str]) -> str:
+def display_command(argv: list[str], module: str = "benchmarks.run") -> str:
+    """The command line that ran `module`, with the interpreter relative to the repo when inside it."""
     py = Path(sys.executable)
     try:
         py_s = str(py.relative_to(REPO))
     except ValueError:
         py_s = str(py)
-    return shlex.join([py_s, "-m", "benchmarks.run", *argv])
+    return shlex.join([py_s, "-m", module, *argv])
 
 
 def build_config(corpus: Corpus, out: Path, workers: int) -> dict:

@@ -83,13 +83,8 @@ def _table_lines(lines: Lines) -> np.ndarray:
     if not digits.any():
         return digits
     body = lines.words >= chrome.BODY_WORDS
-    seen = np.cumsum(body)
-    start = np.r_[0, seen][lines.offsets[:-1]][lines.doc]  # body lines before the document
-    before_first = (seen - start) == 0
-    from_end = np.cumsum(body[::-1])[::-1]
-    after = np.r_[from_end, 0][lines.offsets[1:]][lines.doc]  # body lines after the document
-    after_last = (from_end - after) == 0
-    return digits & ~before_first & ~after_last & ~lines.match(STAMP)
+    inside = (lines.upto(body) > 0) & (lines.onwards(body) > 0)  # from the first paragraph to the last
+    return digits & inside & ~lines.match(STAMP)
 
 
 def _pair_keys(site: np.ndarray, line: np.ndarray) -> np.ndarray:

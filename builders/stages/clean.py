@@ -37,6 +37,16 @@ class Lines:
     def __len__(self) -> int:
         return len(self.lines)
 
+    def upto(self, mask: np.ndarray) -> np.ndarray:
+        """For each line, how many `mask` lines its document has up to and including it."""
+        seen = np.cumsum(mask)
+        return seen - np.r_[0, seen][self.offsets[:-1]][self.doc]
+
+    def onwards(self, mask: np.ndarray) -> np.ndarray:
+        """For each line, how many `mask` lines its document has from it (included) to its end."""
+        ahead = np.cumsum(mask[::-1])[::-1]
+        return ahead - np.r_[ahead, 0][self.offsets[1:]][self.doc]
+
     @property
     def words(self) -> np.ndarray:
         """Words per line (computed once: several rules ask)."""
@@ -158,8 +168,7 @@ class StripChrome(Transform):
             code[matches[k]] = k
         teaser_shaped = lines.match(chrome.TEASER_LINE)
         body = body_lines(lines) & ~teaser_shaped & ~drop  # a long cookie notice is not the article
-        body_seen = np.cumsum(body)
-        body_seen -= np.r_[0, body_seen][lines.offsets[:-1]][lines.doc]
+        body_seen = lines.upto(body)
         after_body = body_seen - body >= chrome.BODY_BEFORE_TAIL
 
         # Neighbours: the nearest non-empty line before and after each line, in the same document.
@@ -185,9 +194,7 @@ class StripChrome(Transform):
         # it drops with that headline.
         words = lines.words
         headline_like = ~lines.empty & (words <= chrome.HEADLINE_MAX_WORDS) & ~lines.match(r"\.$")
-        from_end = np.cumsum(body[::-1])[::-1]  # body lines from here to the batch's end
-        doc_end = np.r_[from_end, 0][lines.offsets[1:]]  # ... from the next document on
-        trailing = (from_end - doc_end[lines.doc] - body) == 0
+        trailing = (lines.onwards(body) - body) == 0  # no article paragraph after the line
         teaser = (teaser_shaped & after_body & trailing & (words <= chrome.TEASER_MAX_WORDS)
                   & (previous >= 0) & headline_like[np.maximum(previous, 0)])
         titles = previous[teaser]
@@ -199,8 +206,7 @@ class StripChrome(Transform):
         # Everything from the first end-of-article marker after the body has begun goes.
         marker = lines.match(self._tail) & after_body
         if marker.any():
-            seen = np.cumsum(marker)
-            tail = (seen - np.r_[0, seen][lines.offsets[:-1]][lines.doc]) > 0
+            tail = lines.upto(marker) > 0
             code[tail & (code < 0)] = RULES.index("after_end_marker")
             drop |= tail
 
