@@ -74,12 +74,15 @@ def passes(plan: list[Stage]) -> list[Pass]:
 class ShardTask:
     """Everything a worker needs to run one pass over one shard; it pickles, so any backend can run it."""
 
-    index: int
     shard: Shard
     config: BuildConfig
     staging: str
     pass_index: int = 0
     root: str = ""
+
+    @property
+    def index(self) -> int:
+        return self.shard.index
 
     @property
     def work(self) -> Path:
@@ -247,7 +250,7 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
             shards = plan_shards(config, files, executor, config.executor.workers, _ticker(tell, "plan", n_jobs))
             wall["plan"] = time.perf_counter() - t0
             root = _common_folder(files)
-            tasks = [ShardTask(s.index, s, config, str(staging), root=root) for s in shards]
+            tasks = [ShardTask(s, config, str(staging), root=root) for s in shards]
             for step in steps:
                 t0 = time.perf_counter()
                 these = [replace(t, pass_index=step.index) for t in tasks]

@@ -202,7 +202,7 @@ def test_reading_shards_back_does_not_hold_what_was_read(tmp_path, monkeypatch):
             columns.update(id=pa.array([f"d{g}-{i}" for i in range(n)]), text=pa.array([os.urandom(1000).hex() for _ in range(n)]),
                            _ord=pa.array(range(g * n, (g + 1) * n), pa.int64()))
             writer.write_table(pa.table(columns, schema=schema))
-    task = ShardTask(0, Shard(0, ()), config, str(tmp_path / "staging"), pass_index=1)
+    task = ShardTask(Shard(0, ()), config, str(tmp_path / "staging"), pass_index=1)
     peak = 0
     for batch in _source(task, None):
         peak = max(peak, pa.total_allocated_bytes())
