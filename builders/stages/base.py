@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import ClassVar, Optional, Sequence
 
@@ -36,34 +36,20 @@ class StageStats:
     seconds: float = 0.0
 
     def merge(self, other: "StageStats") -> None:
-        self.docs_in += other.docs_in
-        self.docs_out += other.docs_out
-        self.dropped.update(other.dropped)
-        self.quarantined.update(other.quarantined)
-        self.skipped.update(other.skipped)
-        self.unused_keys.update(other.unused_keys)
-        self.lines_removed.update(other.lines_removed)
-        self.chars_removed.update(other.chars_removed)
-        self.masked.update(other.masked)
-        self.seconds += other.seconds
+        for f in fields(self):  # numbers add up, counters merge
+            value = getattr(other, f.name)
+            if isinstance(value, Counter):
+                getattr(self, f.name).update(value)
+            else:
+                setattr(self, f.name, getattr(self, f.name) + value)
 
     def as_dict(self) -> dict:
-        out = {
-            "docs_in": self.docs_in,
-            "docs_out": self.docs_out,
-            "dropped": dict(sorted(self.dropped.items())),
-        }
-        if self.quarantined:
-            out["quarantined"] = dict(sorted(self.quarantined.items()))
-        if self.skipped:
-            out["skipped"] = dict(sorted(self.skipped.items()))
-        if self.unused_keys:
-            out["unused_keys"] = dict(sorted(self.unused_keys.items()))
-        if self.lines_removed:
-            out["lines_removed"] = dict(sorted(self.lines_removed.items()))
-            out["chars_removed"] = dict(sorted(self.chars_removed.items()))
-        if self.masked:
-            out["masked"] = dict(sorted(self.masked.items()))
+        """Counts and drops always; the other counters when they counted anything; seconds last."""
+        out = {"docs_in": self.docs_in, "docs_out": self.docs_out, "dropped": dict(sorted(self.dropped.items()))}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Counter) and f.name != "dropped" and value:
+                out[f.name] = dict(sorted(value.items()))
         out["seconds"] = round(self.seconds, 3)
         return out
 
@@ -82,7 +68,7 @@ class Ledger:
     def __init__(self) -> None:
         self.stages: dict[str, StageStats] = {}
         self._rejected: list[pa.Table] = []
-        self._quarantined: list[pa.Table] = []
+        self._quarantined: list[dict] = []
         self._lines: list[pa.Table] = []
         #: Keep each removed line (clean.record_lines), not only its count.
         self.record_lines = False
@@ -125,13 +111,9 @@ class Ledger:
         self.stage(stage).quarantined[code] += 1
         if isinstance(raw, bytes):
             raw = raw[:RAW_BYTES].decode("utf-8", "replace")
-        self._quarantined.append(
-            pa.table(
-                {"file": [file], "position": [position], "code": [code], "field": [field],
-                 "reason": [reason], "raw": [raw[:RAW_BYTES]]},
-                schema=QUARANTINE_SCHEMA,
-            )
-        )
+        # Rows as dicts, one table per flush: a file of bad lines makes no table per line.
+        self._quarantined.append({"file": file, "position": position, "code": code, "field": field,
+                                  "reason": reason, "raw": raw[:RAW_BYTES]})
 
     def remove_lines(self, stage: str, rules: list[str], codes: np.ndarray, lines, doc: np.ndarray,
                      number: np.ndarray, ids) -> None:
@@ -165,7 +147,7 @@ class Ledger:
 
     def take_quarantined(self) -> pa.Table:
         rows, self._quarantined = self._quarantined, []
-        return pa.concat_tables(rows) if rows else QUARANTINE_SCHEMA.empty_table()
+        return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA) if rows else QUARANTINE_SCHEMA.empty_table()
 
     def merge(self, other: "Ledger") -> None:
         for name, stats in other.stages.items():
