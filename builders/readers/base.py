@@ -178,6 +178,33 @@ class Batch:
     files: np.ndarray
 
 
+def decode_text(data: bytes) -> Optional[str]:
+    """UTF-8 (a BOM allowed), else cp1252 when that reads as text; None for anything else."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+    if any(ord(c) < 32 and c not in "\t\r\n\f" for c in text[:10000]):
+        return None
+    return text
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message as one line, for quarantine reasons."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
 def keep_column(key: str) -> str:
     """The release column of a kept record key."""
     return key.replace(".", "_")

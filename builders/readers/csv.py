@@ -54,7 +54,7 @@ import pyarrow.csv as pacsv
 
 from builders import io
 from builders.errors import BuildError
-from builders.readers.base import Piece, Reader, register
+from builders.readers.base import Piece, Reader, first_line, register
 from builders.readers.lines import STREAM_ERRORS
 from builders.stages.base import Ledger
 
@@ -426,7 +426,7 @@ class CsvReader(Reader):
         row = _first_row(feed, self.delimiter, self.quote, limit)
         if row is None:
             if feed.error is not None:
-                self.quarantine(ledger, piece, 1, "truncated", f"unreadable from the start: {_one_line(feed.error)}")
+                self.quarantine(ledger, piece, 1, "truncated", f"unreadable from the start: {first_line(feed.error)}")
             return None
         fields, data, end = row
         if end > limit:
@@ -469,7 +469,7 @@ class CsvReader(Reader):
         start = feed.read(BLOCK)
         if not start:  # nothing at all (Arrow calls that an error): only a broken stream to tell
             if feed.error is not None:
-                self.quarantine(ledger, piece, first + 1, "truncated", f"unreadable from here on: {_one_line(feed.error)}")
+                self.quarantine(ledger, piece, first + 1, "truncated", f"unreadable from here on: {first_line(feed.error)}")
             return
         feed.unread(start)
         failure: Optional[BaseException] = None
@@ -502,7 +502,7 @@ class CsvReader(Reader):
             kind = "straddle" if "straddl" in str(failure) else "error"
             raise _Stop(kind, last + 1,
                         f"a row longer than {BLOCK:,} bytes could not be parsed" if kind == "straddle"
-                        else f"CSV parse error: {_one_line(failure)}")
+                        else f"CSV parse error: {first_line(failure)}")
         if feed.error is not None:
             # The stream broke: the last row Arrow saw may be cut short; it and the rest are one entry.
             last = max([next_number - 1, *(r[0] for r in ragged)])
@@ -513,7 +513,7 @@ class CsvReader(Reader):
                 yield self._finish(*held, feed, first, piece, ledger)
             self._flush_ragged(ragged, last + 1, first, piece, ledger)
             self.quarantine(ledger, piece, first + max(last, 1), "truncated",
-                            f"unreadable from here on: {_one_line(feed.error)}")
+                            f"unreadable from here on: {first_line(feed.error)}")
             return
         if held is not None:
             yield self._finish(*held, feed, first, piece, ledger)
@@ -599,7 +599,7 @@ class CsvReader(Reader):
                     break
         position = run.first + number
         if row_end is None and raw.error is not None:
-            self.quarantine(ledger, piece, position, "truncated", f"unreadable from here on: {_one_line(raw.error)}")
+            self.quarantine(ledger, piece, position, "truncated", f"unreadable from here on: {first_line(raw.error)}")
             return None
         if row_end is None:
             self.quarantine(ledger, piece, position, "too_large",
@@ -621,7 +621,7 @@ class CsvReader(Reader):
             try:
                 table = pacsv.read_csv(_io.BytesIO(body), **self._options(names, handler, len(body) + 1))
             except pa.ArrowException as exc:
-                self.quarantine(ledger, piece, position, "invalid_csv", f"CSV parse error: {_one_line(exc)}",
+                self.quarantine(ledger, piece, position, "invalid_csv", f"CSV parse error: {first_line(exc)}",
                                 raw=bytes(kept[:RAW_SHOWN]))
             else:
                 self._flush_ragged(ragged, None, position - 1, piece, ledger)
@@ -738,9 +738,6 @@ def _unique(names: list[str]) -> list[str]:
         out.append(name)
     return out
 
-
-def _one_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
 register(CsvReader)

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.json as pajson
 
-from builders.readers.base import Piece, Reader, register
+from builders.readers.base import Piece, Reader, decode_text, first_line, register
 from builders.readers.lines import STREAM_ERRORS, iter_lines, split_by_lines
 from builders.stages.base import Ledger
 
@@ -60,7 +60,7 @@ class JsonlReader(Reader):
             if block:
                 yield self._parse(piece, block, numbers, schema, ledger)
                 block, numbers = [], []
-            self.quarantine(ledger, piece, last + 1, "truncated", f"unreadable from here on: {_one_line(exc)}")
+            self.quarantine(ledger, piece, last + 1, "truncated", f"unreadable from here on: {first_line(exc)}")
         if block:
             yield self._parse(piece, block, numbers, schema, ledger)
         if 0 < len(sample) < 20:
@@ -83,7 +83,7 @@ class JsonlReader(Reader):
         core = {k for k in self.fields.values() if k is not None}
         rows, kept = [], []
         for number, line in zip(numbers, block):
-            text = _decode(line)
+            text = decode_text(line)
             if text is None:
                 self.quarantine(ledger, piece, number, "invalid_utf8", "invalid UTF-8 that is not cp1252 either", raw=line)
                 continue
@@ -99,7 +99,7 @@ class JsonlReader(Reader):
             try:
                 record = json.loads(text)
             except (ValueError, RecursionError) as exc:
-                self.quarantine(ledger, piece, number, "invalid_json", f"invalid JSON: {_one_line(exc)}", raw=line)
+                self.quarantine(ledger, piece, number, "invalid_json", f"invalid JSON: {first_line(exc)}", raw=line)
                 continue
             if not isinstance(record, dict):
                 self.quarantine(ledger, piece, number, "not_an_object",
@@ -195,20 +195,6 @@ def _lookup(record: dict, key: str):
     return value
 
 
-def _decode(line: bytes):
-    try:
-        return line.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = line.decode("cp1252")  # the usual mis-declared encoding of Western pages
-    except UnicodeDecodeError:
-        return None
-    if any(ord(c) < 32 and c not in "\t\r\n" for c in text):
-        return None
-    return text
-
-
 def _depth(text: str) -> int:
     """Bracket depth, counted fast on the raw text (brackets inside strings count too: an upper bound)."""
     depth = best = 0
@@ -225,6 +211,3 @@ def _depth(text: str) -> int:
             depth -= 1
     return best
 
-
-def _one_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0]

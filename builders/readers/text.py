@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from builders import io
-from builders.readers.base import Batch, Piece, Reader, register
+from builders.readers.base import Batch, Piece, Reader, decode_text, first_line, register
 from builders.readers.lines import STREAM_ERRORS
 from builders.stages.base import Ledger
 
@@ -56,7 +56,7 @@ class PerFileReader(Reader):
             with io.open_decompressed(piece.path) as stream:
                 data = stream.read(limit + 1)
         except STREAM_ERRORS as exc:
-            self.quarantine(ledger, piece, 0, "unreadable", f"cannot read the file: {_one_line(exc)}")
+            self.quarantine(ledger, piece, 0, "unreadable", f"cannot read the file: {first_line(exc)}")
             return None
         if len(data) > limit:
             self.quarantine(ledger, piece, 0, "too_large", f"file larger than {limit:,} bytes", raw=data[:2000])
@@ -75,28 +75,6 @@ class PerFileReader(Reader):
                 path = path.rstrip("/").rsplit("/", 1)[-1]
             ids.append(path)
         return pa.array(ids, pa.string())
-
-
-def decode_text(data: bytes) -> Optional[str]:
-    """UTF-8 (a BOM allowed), else cp1252 when that reads as text; None for anything else."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = data.decode("cp1252")
-    except UnicodeDecodeError:
-        return None
-    if any(ord(c) < 32 and c not in "\t\r\n\f" for c in text[:10000]):
-        return None
-    return text
 
 
 @register
@@ -171,6 +149,3 @@ def extract(reader: Reader, piece: Piece, position: int, data: bytes, url: Optio
         "charset": article.charset,
     }
 
-
-def _one_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0]
