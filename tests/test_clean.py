@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from builders.config import BuildConfig
 from builders.stages.base import Ledger
@@ -391,3 +392,39 @@ def test_titles_from_the_opening_headline_and_without_the_site_name():
                                          "Brexit - what happens next"]
     assert out[0]["text"] == "\n\n".join(paras) and out[2]["text"] == table.column("text")[2].as_py()
     assert dict(ledger.stage("clean").lines_removed) == {"title_line": 1}
+
+
+# --- fast paths must agree with what they replace ---------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=st.sampled_from(list("ab \t\n\r\f\v\u00a0é€\u2028")), max_size=30)),
+                max_size=20), st.integers(0, 5))
+def test_count_words_agrees_with_re2_word_count(values, offset):
+    from builders.stages.clean import count_words
+
+    array = pa.array(values, pa.string())[min(offset, len(values)):]  # sliced arrays too
+    expected = pc.fill_null(pc.count_substring_regex(array, r"\S+"), 0).to_numpy(zero_copy_only=False)
+    assert count_words(array).tolist() == expected.tolist()
+
+
+def test_nfc_class_covers_every_character_nfc_can_change():
+    """The NFC pre-check must catch every text NFC would change: rebuilt from unicodedata here."""
+    import re
+
+    from builders.text.unicode import NFC_UNSTABLE, unstable_code_points
+
+    covered = set()
+    for a, b in re.findall(r"\\x\{([0-9a-f]+)\}(?:-\\x\{([0-9a-f]+)\})?", NFC_UNSTABLE):
+        covered.update(range(int(a, 16), int(b or a, 16) + 1))
+    assert unstable_code_points() <= covered
+
+
+def test_nfc_changes_only_texts_that_need_it():
+    from builders.text.unicode import nfc
+
+    texts = pa.array(["Cafe\u0301 con leche", "plain “quoted” text", None, "\u212b ngstr\u00f6m", "\u1100\u1161"])
+    assert nfc(texts).to_pylist() == pc.utf8_normalize(texts, "NFC").to_pylist()
+    assert nfc(texts).to_pylist()[0] == "Café con leche"

@@ -9,12 +9,52 @@ import pyarrow.compute as pc
 from builders.stages.base import Filter, Transform
 from builders.stages.registry import clean_step
 from builders.text import chrome
+from builders.text.unicode import nfc
 
 STAGE = "clean"
 
 # Cheap evidence that ftfy may have work to do: C1 controls, UTF-8 read as Latin-1/cp1252,
 # HTML entities, replacement characters. Documents without any of it skip ftfy entirely.
 _MOJIBAKE_HINT = r"[\x{80}-\x{9f}\x{fffd}]|[ÃÂâÐÑØ][\x{80}-\x{bf}€™œšžŸ¢£¤¥¦§¨©ª«¬®¯°±²³´µ¶·¸¹º»¼½¾“”‘’–—…]|&(#\d{2,6}|#x[0-9a-fA-F]{2,6}|[a-zA-Z]{2,8});"
+
+
+#: Bytes RE2's `\s` matches ([\t\n\f\r ]): a word is a run of anything else, as `\S+` counts it.
+_SPACE_BYTE = np.zeros(256, dtype=bool)
+_SPACE_BYTE[[9, 10, 12, 13, 32]] = True
+
+
+def count_words(values) -> np.ndarray:
+    r"""Words (runs of non-space) in each string, as `count_substring_regex(values, r"\S+")` counts
+    them but over the raw UTF-8 bytes in numpy, ten times faster; nulls count 0."""
+    if isinstance(values, pa.ChunkedArray):
+        chunks = [count_words(chunk) for chunk in values.chunks]
+        return np.concatenate(chunks) if chunks else np.empty(0, np.int64)
+    if not pa.types.is_string(values.type):
+        values = values.cast(pa.string())
+    n = len(values)
+    if n == 0:
+        return np.empty(0, np.int64)
+    _, offsets_buffer, data_buffer = values.buffers()
+    offsets = np.frombuffer(offsets_buffer, np.int32)[values.offset : values.offset + n + 1].astype(np.int64)
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    if hi == lo:
+        return np.zeros(n, np.int64)
+    data = np.frombuffer(data_buffer, np.uint8)[lo:hi]
+    word = ~_SPACE_BYTE[data]
+    start = word.copy()  # a word starts at a non-space byte after a space or at a string's start
+    np.logical_and(start[1:], ~word[:-1], out=start[1:])
+    first = offsets[:-1] - lo
+    first = first[first < len(data)]
+    start[first] = word[first]
+    counts = np.diff(np.searchsorted(np.flatnonzero(start), offsets - lo))
+    if values.null_count:
+        counts[values.is_null().to_numpy(zero_copy_only=False)] = 0
+    return counts
+
+
+def count_substring(values, pattern: str) -> np.ndarray:
+    """Occurrences of a literal in each string (nulls: 0)."""
+    return pc.fill_null(pc.count_substring(values, pattern), 0).to_numpy(zero_copy_only=False)
 
 
 def _set_text(table: pa.Table, text) -> pa.Table:
@@ -51,7 +91,7 @@ class Lines:
     def words(self) -> np.ndarray:
         """Words per line (computed once: several rules ask)."""
         if getattr(self, "_words", None) is None:
-            self._words = pc.count_substring_regex(self.lines, r"\S+").to_numpy(zero_copy_only=False)
+            self._words = count_words(self.lines)
         return self._words
 
     def match(self, pattern: str) -> np.ndarray:
@@ -77,7 +117,7 @@ class FixUnicode(Transform):
     """Repairs mojibake and entities with ftfy, keeping the publisher's curly quotes; NFC throughout."""
 
     def apply(self, table, ledger):
-        text = pc.utf8_normalize(table.column("text").combine_chunks(), "NFC")
+        text = nfc(table.column("text").combine_chunks())
         suspect = pc.fill_null(pc.match_substring_regex(text, _MOJIBAKE_HINT), False).to_numpy(zero_copy_only=False)
         if suspect.any():
             import ftfy
@@ -96,7 +136,9 @@ class NormalizeWhitespace(Transform):
     RULES = [
         (r"\r\n?", "\n"),
         (r"[\x{200b}\x{200c}\x{200d}\x{2060}\x{feff}]", ""),
-        (r"[\t\f\v \x{a0}\x{1680}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}]+", " "),
+        # Runs of spaces of any kind, but not a lone plain space (replacing each of those would
+        # cost a text's every word for nothing).
+        (r" *[\t\f\v\x{a0}\x{1680}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}][\t\f\v \x{a0}\x{1680}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}]*|  +", " "),
         (r"(?m)^ +| +$", ""),
         (r"\n{3,}", "\n\n"),
     ]
@@ -149,19 +191,41 @@ class StripChrome(Transform):
     Works on all lines of the batch at once: one flat array of lines, regex masks, numpy offsets.
     """
 
-    # One pattern per rule: RE2 runs each as a fast DFA, where one alternation of all of them
-    # outgrows the DFA's memory and falls back to a matcher five times slower.
+    # Rules in groups of a few: RE2 runs each group as a fast DFA, where one alternation of all
+    # of them outgrows the DFA's memory and falls back to a matcher five times slower. Only the
+    # lines a group matches are then asked which of its rules they match.
     _chrome = [chrome.whole_line([rule]) for rule in chrome.CHROME_LINES]
+    _groups = [(chrome.whole_line(chrome.CHROME_LINES[i : i + 8]), range(i, min(i + 8, len(chrome.CHROME_LINES))))
+               for i in range(0, len(chrome.CHROME_LINES), 8)]
     _tail = chrome.whole_line(chrome.TAIL_MARKERS)
+
+    def _rule_matches(self, lines: Lines) -> list[np.ndarray]:
+        """For each fixed rule, which lines it matches (empty lines match none)."""
+        matches = [np.zeros(len(lines), dtype=bool) for _ in self._chrome]
+        full = np.flatnonzero(~lines.empty)
+        subset = lines.lines.take(pa.array(full))
+        for group, members in self._groups:
+            hit = np.flatnonzero(pc.match_substring_regex(subset, group).to_numpy(zero_copy_only=False))
+            if len(hit):
+                candidates = subset.take(pa.array(hit))
+                for k in members:
+                    matches[k][full[hit[pc.match_substring_regex(candidates, self._chrome[k]).to_numpy(zero_copy_only=False)]]] = True
+        return matches
 
     def apply(self, table, ledger):
         text = table.column("text").combine_chunks()
         if len(text) == 0:
             return table
-        stripped = pc.replace_substring_regex(text, chrome.DATELINE, "")
+        # Datelines are rare: only the texts that have one pay for the (slower) replacement.
+        has_dateline = pc.fill_null(pc.match_substring_regex(text, chrome.DATELINE), False)
+        stripped = text
+        if pc.any(has_dateline).as_py():
+            index = pc.indices_nonzero(has_dateline)
+            replaced = pc.replace_substring_regex(text.take(index), chrome.DATELINE, "")
+            stripped = pc.replace_with_mask(text, has_dateline, replaced)
         lines = Lines(stripped)
         n = len(lines)
-        matches = [lines.match(rule) for rule in self._chrome]
+        matches = self._rule_matches(lines)
         drop = np.logical_or.reduce(matches)
         code = np.full(n, -1, dtype=np.int64)
         for k in range(len(matches) - 1, -1, -1):  # the first rule that matches a line names it
@@ -216,7 +280,10 @@ class StripChrome(Transform):
             code[headline] = RULES.index("headline")
             drop |= headline
         lines.removed(ledger, STAGE, RULES, code, drop, table.column("id"))
-        datelines = pc.struct_field(pc.extract_regex(text, chrome.DATELINE), ["agency"])
+        datelines = pa.nulls(len(text), pa.string())
+        if stripped is not text:
+            found = pc.struct_field(pc.extract_regex(text.filter(has_dateline), chrome.DATELINE), ["agency"])
+            datelines = pc.replace_with_mask(datelines, has_dateline, found)
         table = _set_agency(table, _agencies(datelines, lines, code, drop))
         cut = pc.sum(pc.not_equal(pc.utf8_length(text), pc.utf8_length(stripped))).as_py() or 0
         if cut:
@@ -263,9 +330,12 @@ class ErrorPage(Filter):
 
     def reasons(self, table):
         text = pc.fill_null(table.column("text"), "")
-        error = pc.and_(pc.match_substring_regex(text, self.PATTERN),
-                        pc.less(pc.count_substring_regex(text, r"\S+"), self.MAX_WORDS))
-        return pc.if_else(error, "error_page", pa.scalar(None, pa.string()))
+        short = count_words(text) < self.MAX_WORDS
+        error = np.zeros(len(short), dtype=bool)
+        if short.any():  # only short pages are read for the pattern
+            index = np.flatnonzero(short)
+            error[index] = pc.match_substring_regex(text.take(pa.array(index)), self.PATTERN).to_numpy(zero_copy_only=False)
+        return pc.if_else(pa.array(error), "error_page", pa.scalar(None, pa.string()))
 
 
 @clean_step("listing_page", 70)
@@ -273,11 +343,16 @@ class ListingPage(Filter):
     """Drops index and category pages: teasers of several stories and no paragraph of their own."""
 
     def reasons(self, table):
-        lines = Lines(table.column("text").combine_chunks())
-        teaser = lines.match(chrome.TEASER_LINE)
-        body = body_lines(lines) & ~teaser
-        n = table.num_rows
-        listing = (np.bincount(lines.doc[teaser], minlength=n) >= 2) & (np.bincount(lines.doc[body], minlength=n) == 0)
+        text = table.column("text").combine_chunks()
+        listing = np.zeros(len(text), dtype=bool)
+        # Only a text with two ellipses can hold two teasers: the others are not read line by line.
+        suspect = np.flatnonzero(count_substring(text, "...") + count_substring(text, "…") >= 2)
+        if len(suspect):
+            lines = Lines(text.take(pa.array(suspect)))
+            teaser = lines.match(chrome.TEASER_LINE)
+            body = body_lines(lines) & ~teaser
+            n = len(suspect)
+            listing[suspect] = (np.bincount(lines.doc[teaser], minlength=n) >= 2) & (np.bincount(lines.doc[body], minlength=n) == 0)
         return pc.if_else(pa.array(listing), "listing_page", pa.scalar(None, pa.string()))
 
 
@@ -289,13 +364,14 @@ class TooShort(Filter):
         self.min_words = min_words
 
     def reasons(self, table):
-        words = pc.count_substring_regex(pc.fill_null(table.column("text"), ""), r"\S+")
-        return pc.if_else(pc.less(words, self.min_words), f"too_short(<{self.min_words} words)", pa.scalar(None, pa.string()))
+        words = count_words(table.column("text"))
+        return pc.if_else(pa.array(words < self.min_words), f"too_short(<{self.min_words} words)", pa.scalar(None, pa.string()))
 
 
 #: Characters of a text the language is told from: a news article's language shows in its first
-#: paragraphs, and the model's cost grows with the text.
-LANG_CHARS = 1000
+#: paragraphs (500 characters, about 90 words, gave the same language as 1,000 on 7,225 English
+#: news texts at 1.6 times the speed), and the model's cost grows with the text.
+LANG_CHARS = 500
 
 
 @clean_step("language_id", 90, when=lambda c: c.language_id)
