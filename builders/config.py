@@ -229,6 +229,15 @@ class DedupConfig(Section):
         default_factory=MinHashConfig, description="near-duplicate detection, or false to switch it off"
     )
     keep: Literal[KEEP_RULES] = Field("earliest", description="which copy of a cluster survives")
+    prefer: list[str] = Field(
+        [], description="sources or agencies whose copy survives first, in this order; then the keep rule"
+    )
+    partitions: Annotated[Optional[int], BeforeValidator(lambda v: None if v in ("auto", None) else v)] = Field(
+        None, ge=1, le=4096, description="partitions of the band index the reduce works on (null or auto: by corpus size)"
+    )
+    index: Optional[str] = Field(
+        None, description="folder of the index of everything already published: copies of it are dropped, survivors appended"
+    )
 
 
 class PublishConfig(Section):
@@ -257,7 +266,7 @@ class BuildConfig(Section):
 
 #: Keys whose values are paths: relative ones resolve against the config file's folder
 #: (or the current directory for values given on the command line).
-PATH_KEYS = {("input", "paths"), ("publish", "output")}
+PATH_KEYS = {("input", "paths"), ("publish", "output"), ("dedup", "index")}
 
 
 def load_config(
@@ -372,7 +381,7 @@ def _resolve_paths(raw: dict, base: Path, only: tuple[str, ...] | None) -> None:
             continue
         value = node[key]
         if isinstance(value, str):
-            node[key] = _absolute(value, base) if key == "output" else [_absolute(value, base)]
+            node[key] = _absolute(value, base) if key in ("output", "index") else [_absolute(value, base)]
         elif isinstance(value, list):
             node[key] = [_absolute(v, base) if isinstance(v, str) else v for v in value]
 

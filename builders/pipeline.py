@@ -262,7 +262,8 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
                     t0 = time.perf_counter()
                     tell(step.closes.label, 0, 1)
                     summaries = [(t.index, t.summaries(step.index)) for t in these if t.summaries(step.index).exists()]
-                    step.closes.reduce(summaries, these[0].model(step.index), [t.index for t in these], staging)
+                    step.closes.reduce(summaries, these[0].model(step.index), [t.index for t in these], staging,
+                                       executor)
                     ledger.stage(step.closes.stage).seconds += time.perf_counter() - t0
                     wall[step.closes.label] = time.perf_counter() - t0
                     tell(step.closes.label, 1, 1)
@@ -284,7 +285,13 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
         if not keep_work:
             shutil.rmtree(staging / WORK, ignore_errors=True)
         _swap_into_place(staging, output)
+        for step in steps:  # lasting side effects of corpus steps (the dedup index), once published
+            if step.closes:
+                step.closes.commit()
     except BaseException:
+        for step in locals().get("steps", ()):
+            if step.closes:
+                step.closes.discard()
         if not keep_work:
             shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -16,6 +16,10 @@ CORE_SCHEMA = pa.schema(
         pa.field("date", pa.timestamp("us", tz="UTC")),
         pa.field("lang", pa.string()),
         pa.field("lang_score", pa.float32()),
+        # Set by dedup on each survivor (null when dedup is off): how many documents its cluster
+        # holds (1: no copy found) and the sorted distinct sources of its other copies.
+        pa.field("copies", pa.int32()),
+        pa.field("copy_sources", pa.list_(pa.string())),
     ]
 )
 CORE_FIELDS = tuple(CORE_SCHEMA.names)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from builders.config import DedupConfig
@@ -108,15 +109,25 @@ def test_empty_texts_never_meet_in_lsh():
     assert all(r["kept"] for r in result)
 
 
-def test_apply_rejects_copies_naming_their_survivor():
-    table, _ = cluster([("a", NEAR, 5), ("b", BASE, 3), ("c", OTHER, 1), ("d", BASE, 4)])
-    config = DedupConfig()
-    step = Dedup(config)
-    step.decisions = reduce(step.map(table), config)
+def run_step(table, tmp_path, **config):
+    """The corpus step as a build runs it: map, reduce in a folder, load, apply."""
+    step = Dedup(DedupConfig(**config))
+    pq.write_table(step.map(table), tmp_path / "summary.parquet")
+    step.reduce([(0, tmp_path / "summary.parquet")], tmp_path / "model", [0], tmp_path / "out")
+    step.load(tmp_path / "model", 0)
     ledger = Ledger()
-    kept = step(table, ledger)
+    return step(table, ledger), ledger
+
+
+def test_apply_rejects_copies_naming_their_survivor(tmp_path):
+    table = docs([("a", NEAR, 5), ("b", BASE, 3), ("c", OTHER, 1), ("d", BASE, 4)])
+    table = table.set_column(table.schema.get_field_index("source"), "source",
+                             pa.array(["x.com", "y.com", "z.com", "w.com"]))
+    kept, ledger = run_step(table, tmp_path)
     assert kept.column("id").to_pylist() == ["b", "c"]
     assert kept.schema == table.schema
+    assert kept.column("copies").to_pylist() == [3, 1]
+    assert kept.column("copy_sources").to_pylist() == [["w.com", "x.com"], []]
     rejected = {r["id"]: r for r in ledger.take_rejected().to_pylist()}
     assert rejected["a"]["reason"] == "near_duplicate" and rejected["a"]["duplicate_of"] == "b"
     assert rejected["d"]["reason"] == "exact_duplicate" and rejected["d"]["stage"] == "dedup"

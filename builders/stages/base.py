@@ -226,10 +226,19 @@ class CorpusStep(Stage):
     def map(self, table: pa.Table) -> Optional[pa.Table]:
         raise NotImplementedError
 
-    def reduce(self, summaries: Sequence[tuple[int, Path]], model: Path, shards: Sequence[int], output: Path) -> None:
+    def reduce(self, summaries: Sequence[tuple[int, Path]], model: Path, shards: Sequence[int], output: Path,
+               executor=None) -> None:
         """Decide from all summaries, given as (shard, file) in shard order; `output` is the build's
-        staging folder, for published side files."""
+        staging folder, for published side files. Heavy work runs as tasks through `executor`
+        (`executor.map(fn, items)`, picklable module-level functions and items), so the driver
+        only orchestrates; None means run everything in this process."""
         raise NotImplementedError
+
+    def commit(self) -> None:
+        """Called once the build has been published: make lasting side effects (an index) final."""
+
+    def discard(self) -> None:
+        """Called when the build failed: drop what `commit` would have made final."""
 
     def load(self, model: Path, shard: int) -> None:
         raise NotImplementedError

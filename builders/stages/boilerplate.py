@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from builders.stages.base import CorpusStep, Ledger
-from builders.stages.clean import Lines, NormalizeWhitespace, _set_text
+from builders.stages.clean import Lines, NormalizeWhitespace, _set_text, count_words
 from builders.stages.dedup import hash_strings
 from builders.stages.registry import clean_step
 
@@ -116,7 +116,7 @@ class RepeatedLines(CorpusStep):
                 "site": sites[lines.doc[keep]],
                 "line": line_shapes(kept),
                 "title": _headline_keys(table)[lines.doc[keep]],
-                "long": pc.greater_equal(pc.count_substring_regex(kept, r"\S+"), LONG_LINE_WORDS),
+                "long": pa.array(count_words(kept) >= LONG_LINE_WORDS),
             }
         )
         grouped = frame.group_by(["site", "line"]).aggregate(
@@ -136,7 +136,7 @@ class RepeatedLines(CorpusStep):
         )
         return pa.concat_tables([page_rows, line_rows])
 
-    def reduce(self, summaries, model: Path, shards, output: Path) -> None:
+    def reduce(self, summaries, model: Path, shards, output: Path, executor=None) -> None:
         tables = [pq.read_table(p) for _, p in summaries]
         stats = pa.concat_tables(tables) if tables else SUMMARY_SCHEMA.empty_table()
         stats = stats.group_by(["site", "line"]).aggregate(

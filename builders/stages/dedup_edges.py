@@ -1,0 +1,185 @@
+"""Edge producers: each way of finding copies (exact text, MinHash, ...) registers here by name.
+
+A producer does two things and nothing else:
+
+- `keys(ctx)`, in the map: for every document a fixed number of uint64 keys (0: no key). Two
+  documents sharing a key in the same column are candidates; the keys are written partitioned
+  by hash, and candidates are found partition by partition.
+- `verify(store, a, b)`: for pairs of dense document numbers, the similarity that makes them
+  copies (a float), or NaN when they are not. Candidates are verified this way, and so is every
+  cluster member against its cluster's survivor.
+
+One shared step (builders/stages/dedup_reduce.py) clusters the verified edges and chooses the
+survivors, so adding a method adds one class here and touches nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, ClassVar
+
+import numpy as np
+
+from builders.config import DedupConfig
+from builders.text import minhash
+
+#: LSH looks for candidates down to this fraction of the threshold; verification then decides.
+CANDIDATE_FACTOR = 0.4
+#: Shingles of a document's opening that the lead index covers (about its first 60 words).
+LEAD_SHINGLES = 56
+#: Containment links need at least this fraction of the Jaccard threshold too.
+CONTAINMENT_JACCARD_FLOOR = 0.5
+_EDGE_BLOCK = 1 << 16
+
+
+@dataclass
+class MapContext:
+    """What the map computed about a batch, for producers to derive their keys from."""
+
+    n: int
+    exact: np.ndarray  # uint64 hash of the normalised text
+    shingles: np.ndarray | None = None  # shingle count per document
+    signature: np.ndarray | None = None  # (n, num_perm) uint32
+    lead_signature: np.ndarray | None = None  # (n, num_perm) uint32 of the opening shingles
+
+
+class EdgeProducer:
+    """Base of a registered producer; subclasses set `name` and implement the three methods."""
+
+    name: ClassVar[str] = ""
+    #: Producers run (and name a member's method) in this order.
+    order: ClassVar[int] = 100
+
+    @staticmethod
+    def enabled(config: DedupConfig) -> bool:
+        raise NotImplementedError
+
+    @staticmethod
+    def width(config: DedupConfig) -> int:
+        raise NotImplementedError
+
+    @staticmethod
+    def keys(ctx: MapContext, config: DedupConfig) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def verify(store, a: np.ndarray, b: np.ndarray, config: DedupConfig) -> np.ndarray:
+        raise NotImplementedError
+
+
+PRODUCERS: dict[str, type[EdgeProducer]] = {}
+
+
+def edge_producer(cls: type[EdgeProducer]) -> type[EdgeProducer]:
+    """Class decorator: register a producer under its `name`."""
+    if not cls.name:
+        raise ValueError("an edge producer needs a name")
+    PRODUCERS[cls.name] = cls
+    return cls
+
+
+def active(config: DedupConfig) -> list[type[EdgeProducer]]:
+    """The producers a config switches on, in their order (then by name)."""
+    return sorted((p for p in PRODUCERS.values() if p.enabled(config)), key=lambda p: (p.order, p.name))
+
+
+def layout(config: DedupConfig) -> list[tuple[str, int]]:
+    """(name, number of key columns) of each active producer: the band ids of the key index."""
+    return [(p.name, p.width(config)) for p in active(config)]
+
+
+def candidate_params(mh) -> tuple[int, int]:
+    """LSH bands and rows for candidates: tuned for a threshold well below the one verified."""
+    return minhash.lsh_params(mh.threshold * CANDIDATE_FACTOR, mh.num_perm)
+
+
+def verify_signatures(sig_a: np.ndarray, sig_b: np.ndarray, size_a: np.ndarray, size_b: np.ndarray,
+                      threshold: float, containment: float | None) -> np.ndarray:
+    """Estimated Jaccard similarity of pairs that are copies judged on their signatures, NaN otherwise.
+
+    A pair is a copy when its estimated Jaccard similarity reaches the threshold, or when the
+    smaller document lies inside the larger one to at least `containment` (a truncated copy) and
+    their Jaccard similarity is at least half the threshold: |A∩B| = J(|A|+|B|)/(1+J) from the
+    Jaccard estimate J and the shingle counts.
+    """
+    jaccard = (sig_a == sig_b).mean(axis=1)
+    ok = jaccard >= threshold
+    if containment is not None:
+        size_a, size_b = size_a.astype(np.float64), size_b.astype(np.float64)
+        common = jaccard * (size_a + size_b) / (1 + jaccard)
+        contained = common / np.maximum(np.minimum(size_a, size_b), 1) >= containment
+        # A short text inside a long one (a shared background paragraph) is not a copy of it:
+        # a truncated copy keeps most of its original, so its Jaccard stays well above zero.
+        ok |= contained & (jaccard >= threshold * CONTAINMENT_JACCARD_FLOOR)
+    ok &= (size_a > 0) & (size_b > 0)
+    return np.where(ok, jaccard, np.nan).astype(np.float32)
+
+
+@edge_producer
+class Exact(EdgeProducer):
+    """Same words after lower-casing and removing punctuation: the key is the verification."""
+
+    name = "exact"
+    order = 0
+
+    @staticmethod
+    def enabled(config: DedupConfig) -> bool:
+        return bool(config.exact)
+
+    @staticmethod
+    def width(config: DedupConfig) -> int:
+        return 1
+
+    @staticmethod
+    def keys(ctx: MapContext, config: DedupConfig) -> np.ndarray:
+        return np.where(ctx.exact == 0, np.uint64(1), ctx.exact).reshape(-1, 1)
+
+    @staticmethod
+    def verify(store, a, b, config):
+        same = store.info(a, "exact") == store.info(b, "exact")
+        return np.where(same, 1.0, np.nan).astype(np.float32)
+
+
+@edge_producer
+class MinHash(EdgeProducer):
+    """MinHash LSH on word n-gram shingles: bands of the whole text's signature, and bands of the
+    opening's signature (wire copies are cut at the end, rarely at the start, so a copy that lost
+    half its story still shares its lead); verified on the whole signatures."""
+
+    name = "minhash"
+    order = 10
+
+    @staticmethod
+    def enabled(config: DedupConfig) -> bool:
+        return config.minhash is not None
+
+    @staticmethod
+    def width(config: DedupConfig) -> int:
+        return 2 * candidate_params(config.minhash)[0]
+
+    @staticmethod
+    def keys(ctx: MapContext, config: DedupConfig) -> np.ndarray:
+        bands, rows = candidate_params(config.minhash)
+        keys = np.concatenate([minhash.band_hashes(ctx.signature, bands, rows),
+                               minhash.band_hashes(ctx.lead_signature, bands, rows)], axis=1)
+        keys[keys == 0] = 1
+        keys[ctx.shingles == 0] = 0  # documents with no words have no signature: never let them meet
+        return keys
+
+    @staticmethod
+    def verify(store, a, b, config):
+        mh = config.minhash
+        out = np.empty(len(a), np.float32)
+        for lo in range(0, len(a), _EDGE_BLOCK):
+            x, y = a[lo : lo + _EDGE_BLOCK], b[lo : lo + _EDGE_BLOCK]
+            out[lo : lo + _EDGE_BLOCK] = verify_signatures(
+                store.signatures(x), store.signatures(y), store.info(x, "shingles"), store.info(y, "shingles"),
+                mh.threshold, mh.containment)
+        return out
+
+
+def producer(name: str) -> type[EdgeProducer]:
+    return PRODUCERS[name]
+
+
+VerifyFn = Callable[[object, np.ndarray, np.ndarray, DedupConfig], np.ndarray]

@@ -1,0 +1,613 @@
+"""The dedup reduce as tasks: scatter keys by partition, find and verify candidates per partition,
+cluster verified edges with survivor checks, write decisions, clusters and the index.
+
+Every task is a frozen dataclass with a `run` method, run through the build's executor by the
+module-level `run_task`, so they pickle and run wherever the shards do. The driver only plans
+them. Memory per task is bounded by one shard (scatter, clusters file), one partition of the key
+index (pairs), or the documents that have a copy (cluster), never by the whole corpus.
+
+Documents are addressed by a dense number: the index's documents first (generation by
+generation), then each shard's in shard order. Every decision depends on ordinals (the input
+order), never on dense numbers, so the result is the same whatever the shard plan, the number of
+workers or partitions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from builders.config import DedupConfig
+from builders.schema import ORD
+from builders.stages import dedup_edges as edges
+from builders.text.minhash import _mix64
+
+#: Columns of a group's info.npy (int64 each): what verification and survivor rules need.
+INFO = ("rank", "exact", "shingles", "length", "date")
+META_COLUMNS = ("id", "source", "agency", ORD)
+BAND_SCHEMA = pa.schema([pa.field("band", pa.int16()), pa.field("key", pa.uint64()), pa.field("doc", pa.int64()),
+                         pa.field("rank", pa.int64())])
+EDGE_SCHEMA = pa.schema([pa.field("a", pa.int64()), pa.field("b", pa.int64()), pa.field("producer", pa.int8()),
+                         pa.field("similarity", pa.float32())])
+DECISION_SCHEMA = pa.schema(
+    [
+        pa.field(ORD, pa.int64()),
+        pa.field("kept", pa.bool_()),
+        pa.field("method", pa.string()),
+        pa.field("cluster", pa.string()),
+        pa.field("duplicate_of", pa.string()),
+        pa.field("size", pa.int32()),
+        pa.field("similarity", pa.float32()),
+        pa.field("copy_sources", pa.list_(pa.string())),
+        pa.field("indexed", pa.bool_()),
+    ]
+)
+CLUSTERS_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string()),
+        pa.field("cluster", pa.string()),
+        pa.field("kept", pa.bool_()),
+        pa.field("method", pa.string()),
+        pa.field("duplicate_of", pa.string()),
+        pa.field("size", pa.int32()),
+        pa.field("similarity", pa.float32()),
+        pa.field(ORD, pa.int64()),
+    ]
+)
+#: Rows of the key index a partition aims at when `dedup.partitions` is auto (~40 MB of keys).
+PARTITION_ROWS = 2_000_000
+_PARTITION_MIX = np.uint64(0x9E3779B97F4A7C15)
+NO_DATE = np.iinfo(np.int64).max
+
+
+def run_task(task) -> object:
+    return task.run()
+
+
+def auto_partitions(total_keys: int, workers: int) -> int:
+    return int(max(1, workers, -(-total_keys // PARTITION_ROWS)))
+
+
+def partition_of(band: np.ndarray, key: np.ndarray, partitions: int) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        mixed = _mix64(key ^ (band.astype(np.uint64) * _PARTITION_MIX))
+    return (mixed % np.uint64(partitions)).astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# The store: signatures and info of every document, memory-mapped by dense number.
+
+
+@dataclass(frozen=True)
+class Group:
+    """One folder of documents: a shard of this build or a shard of an indexed build."""
+
+    path: str
+    rows: int
+    shard: int = -1  # the build's shard, -1 for indexed documents
+
+
+@dataclass
+class Store:
+    groups: tuple[Group, ...]
+    num_perm: Optional[int]
+    _maps: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.starts = np.r_[0, np.cumsum([g.rows for g in self.groups])].astype(np.int64)
+
+    def __getstate__(self):
+        return {"groups": self.groups, "num_perm": self.num_perm}
+
+    def __setstate__(self, state):
+        self.groups, self.num_perm, self._maps = state["groups"], state["num_perm"], {}
+        self.__post_init__()
+
+    @property
+    def total(self) -> int:
+        return int(self.starts[-1])
+
+    def _map(self, g: int, name: str) -> np.ndarray:
+        key = (g, name)
+        if key not in self._maps:
+            self._maps[key] = np.load(Path(self.groups[g].path) / f"{name}.npy", mmap_mode="r")
+        return self._maps[key]
+
+    def _gather(self, idx: np.ndarray, name: str, width: int, dtype, column: Optional[int] = None) -> np.ndarray:
+        idx = np.asarray(idx, dtype=np.int64)
+        shape = (len(idx),) if column is not None else (len(idx), width)
+        out = np.empty(shape, dtype=dtype)
+        if not len(idx):
+            return out
+        group = np.searchsorted(self.starts, idx, side="right") - 1
+        for g in np.unique(group):
+            mask = group == g
+            rows = idx[mask] - self.starts[g]
+            data = self._map(int(g), name)
+            out[mask] = data[rows, column] if column is not None else data[rows]
+        return out
+
+    def signatures(self, idx: np.ndarray) -> np.ndarray:
+        return self._gather(idx, "sig", self.num_perm, np.uint32)
+
+    def info(self, idx: np.ndarray, column: str) -> np.ndarray:
+        return self._gather(idx, "info", len(INFO), np.int64, INFO.index(column))
+
+    def meta(self, idx: np.ndarray, columns: tuple[str, ...]) -> pa.Table:
+        """String columns of documents, in the order of `idx` (read group by group)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        group = np.searchsorted(self.starts, idx, side="right") - 1
+        parts, where = [], []
+        for g in np.unique(group):
+            positions = np.flatnonzero(group == g)
+            table = pq.read_table(Path(self.groups[g].path) / "meta.parquet", columns=list(columns))
+            parts.append(table.take(pa.array(idx[positions] - self.starts[g])))
+            where.append(positions)
+        if not parts:
+            return pq.read_schema(Path(self.groups[0].path) / "meta.parquet").empty_table().select(list(columns)) \
+                if self.groups else pa.table({c: pa.array([], pa.string()) for c in columns})
+        table = pa.concat_tables(parts)
+        return table.take(pa.array(np.argsort(np.concatenate(where), kind="stable")))
+
+
+# ---------------------------------------------------------------------------------------------
+# Tasks.
+
+
+@dataclass(frozen=True)
+class ScatterTask:
+    """One shard's map output to its group files (signatures, info, meta) and its keys to one
+    Parquet file per partition, batch by batch."""
+
+    summary: str
+    group: str
+    bands: str  # folder of partition folders
+    shard: int
+    base: int  # dense number of the shard's first document
+    partitions: int
+    num_perm: Optional[int]
+    batch_rows: int = 8192
+
+    def run(self) -> int:
+        source = pq.ParquetFile(self.summary, pre_buffer=False)
+        n = source.metadata.num_rows
+        folder = Path(self.group)
+        folder.mkdir(parents=True, exist_ok=True)
+        sig = np.lib.format.open_memmap(folder / "sig.npy", "w+", np.uint32, (n, self.num_perm)) if self.num_perm else None
+        info = np.lib.format.open_memmap(folder / "info.npy", "w+", np.int64, (n, len(INFO)))
+        writers: dict[int, pq.ParquetWriter] = {}
+        meta = None
+        row = 0
+        try:
+            for batch in source.iter_batches(batch_size=self.batch_rows):
+                t = pa.Table.from_batches([batch])
+                k = t.num_rows
+                ords = t.column(ORD).to_numpy()
+                dates = t.column("date").cast(pa.int64()).fill_null(NO_DATE).to_numpy()
+                info[row : row + k] = np.column_stack([
+                    ords, t.column("exact").to_numpy().view(np.int64), t.column("shingles").to_numpy().astype(np.int64),
+                    t.column("length").to_numpy(), dates])
+                if sig is not None:
+                    sig[row : row + k] = t.column("signature").combine_chunks().flatten().to_numpy().reshape(k, self.num_perm)
+                m = t.select(list(META_COLUMNS))
+                if meta is None:
+                    meta = pq.ParquetWriter(folder / "meta.parquet", m.schema)
+                meta.write_table(m)
+                keys = t.column("keys").combine_chunks()
+                width = keys.type.list_size
+                key = keys.flatten().to_numpy()
+                band = np.tile(np.arange(width, dtype=np.int16), k)
+                doc = np.repeat(np.arange(self.base + row, self.base + row + k, dtype=np.int64), width)
+                rank = np.repeat(ords, width)
+                valid = key != 0
+                band, key, doc, rank = band[valid], key[valid], doc[valid], rank[valid]
+                part = partition_of(band, key, self.partitions)
+                order = np.argsort(part, kind="stable")
+                part = part[order]
+                bounds = np.flatnonzero(np.r_[True, part[1:] != part[:-1], True]) if len(part) else np.zeros(1, np.int64)
+                for lo, hi in zip(bounds[:-1], bounds[1:]):
+                    p = int(part[lo])
+                    sel = order[lo:hi]
+                    table = pa.table([band[sel], key[sel], doc[sel], rank[sel]], schema=BAND_SCHEMA)
+                    if p not in writers:
+                        path = Path(self.bands) / f"p{p:05d}" / f"s{self.shard:05d}.parquet"
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        writers[p] = pq.ParquetWriter(path, BAND_SCHEMA)
+                    writers[p].write_table(table)
+                row += k
+        finally:
+            for w in writers.values():
+                w.close()
+            if meta is not None:
+                meta.close()
+            if sig is not None:
+                sig.flush()
+            info.flush()
+        return n
+
+
+@dataclass(frozen=True)
+class PairTask:
+    """One partition of the key index: candidates (each document to the first of its key group by
+    rank, and to the one just before it), then verification by the producer that found them."""
+
+    partition: int
+    files: tuple[str, ...]
+    index_files: tuple[tuple[str, int], ...]  # (file, dense number of its generation's first document)
+    n_index: int
+    store: Store
+    config: DedupConfig
+    producers: tuple[str, ...]
+    widths: tuple[int, ...]
+    out: str
+
+    def run(self) -> int:
+        tables = [pq.read_table(f) for f in self.files]
+        for path, base in self.index_files:
+            t = pq.read_table(path)
+            doc = pc.add(t.column("doc"), base)
+            tables.append(pa.table([t.column("band"), t.column("key"), doc, pc.subtract(doc, self.n_index)],
+                                   schema=BAND_SCHEMA))
+        table = pa.concat_tables(tables) if tables else BAND_SCHEMA.empty_table()
+        del tables
+        band = table.column("band").to_numpy()
+        key = table.column("key").to_numpy()
+        doc = table.column("doc").to_numpy()
+        rank = table.column("rank").to_numpy()
+        del table
+        producer_of_band = np.repeat(np.arange(len(self.widths), dtype=np.int8), self.widths)
+        a, b, prod = candidates(band, key, doc, rank, producer_of_band, self.n_index)
+        del band, key, doc, rank
+        out_a, out_b, out_p, out_s = [], [], [], []
+        for p, name in enumerate(self.producers):
+            sel = prod == p
+            if not sel.any():
+                continue
+            x, y = a[sel], b[sel]
+            sim = edges.producer(name).verify(self.store, x, y, self.config)
+            ok = ~np.isnan(sim)
+            out_a.append(x[ok]), out_b.append(y[ok]), out_p.append(np.full(ok.sum(), p, np.int8)), out_s.append(sim[ok])
+        result = pa.table([pa.array(np.concatenate(v) if v else np.empty(0, t.to_pandas_dtype()), t)
+                           for v, t in zip((out_a, out_b, out_p, out_s), EDGE_SCHEMA.types)], schema=EDGE_SCHEMA)
+        Path(self.out).parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(result, self.out)
+        return result.num_rows
+
+
+def candidates(band, key, doc, rank, producer_of_band, n_index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (producer, a < b) pairs of documents sharing a key, not both indexed."""
+    if len(key) < 2:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int8)
+    order = np.lexsort((rank, key, band))
+    band_s, key_s = band[order], key[order]
+    starts = np.r_[True, (band_s[1:] != band_s[:-1]) | (key_s[1:] != key_s[:-1])]
+    del band_s, key_s
+    head = order[np.flatnonzero(starts)[np.cumsum(starts) - 1]]
+    link = ~starts
+    previous = np.r_[-1, order[:-1]]
+    second = link & (previous != head)
+    src = np.r_[order[link], order[second]]
+    dst = np.r_[head[link], previous[second]]
+    prod = producer_of_band[band[src]]
+    x, y = doc[src], doc[dst]
+    a, b = np.minimum(x, y), np.maximum(x, y)
+    keep = (a != b) & (b >= n_index)
+    a, b, prod = a[keep], b[keep], prod[keep]
+    if not len(a):
+        return a, b, prod
+    order = np.lexsort((b, a, prod))
+    a, b, prod = a[order], b[order], prod[order]
+    distinct = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1]) | (prod[1:] != prod[:-1])]
+    return a[distinct], b[distinct], prod[distinct]
+
+
+@dataclass(frozen=True)
+class ClusterTask:
+    """Verified edges to clusters: survivors by the keep rule, every member verified against its
+    survivor (members that are not are clustered again among themselves, until none is left)."""
+
+    edges: tuple[str, ...]
+    store: Store
+    config: DedupConfig
+    producers: tuple[str, ...]
+    n_index: int
+    model: str
+    summary: str
+    partitions: int
+
+    def run(self) -> dict:
+        tables = [pq.read_table(f) for f in self.edges if Path(f).exists()]
+        table = pa.concat_tables(tables) if tables else EDGE_SCHEMA.empty_table()
+        a, b = table.column("a").to_numpy(), table.column("b").to_numpy()
+        del tables, table
+        nodes, inverse = np.unique(np.r_[a, b], return_inverse=True)
+        ea, eb = inverse[: len(a)], inverse[len(a):]
+        m = len(nodes)
+        is_new = nodes >= self.n_index
+        priority = self._priority(nodes, is_new)
+        survivor, similarity, method = cluster(m, ea, eb, priority, is_new, nodes, self.store, self.config,
+                                               self.producers)
+        decisions, summary, decided = self._decisions(nodes, is_new, survivor, similarity, method)
+        model = Path(self.model)
+        model.mkdir(parents=True, exist_ok=True)
+        dropped = nodes[is_new & (survivor != np.arange(m))]
+        np.save(model / "dropped.npy", np.sort(dropped))
+        group_of = np.searchsorted(self.store.starts, nodes, side="right") - 1
+        # One decisions file per shard, so each apply task reads only its own rows.
+        node_group = group_of[decided]
+        for g, group in enumerate(self.store.groups):
+            if group.shard >= 0:
+                pq.write_table(decisions.filter(pa.array(node_group == g)), model / f"decisions-{group.shard:05d}.parquet")
+        Path(self.summary).parent.mkdir(parents=True, exist_ok=True)
+        Path(self.summary).write_text(json.dumps(summary, indent=2) + "\n")
+        return summary
+
+    def _priority(self, nodes: np.ndarray, is_new: np.ndarray) -> np.ndarray:
+        """Position of each node in survivor order: indexed (already published) documents first,
+        then preferred sources or agencies, then the keep rule, ties by input order."""
+        m = len(nodes)
+        rank = self.store.info(nodes, "rank")
+        rank = np.where(is_new, rank, nodes - self.n_index)  # indexed documents by index order
+        keep = self.config.keep
+        if keep == "earliest":
+            key = self.store.info(nodes, "date")
+        elif keep == "longest":
+            key = -self.store.info(nodes, "length")
+        else:
+            key = np.zeros(m, np.int64)
+        preferred = np.full(m, len(self.config.prefer), np.int64)
+        if self.config.prefer and m:
+            names = [p.lower() for p in self.config.prefer]
+            meta = self.store.meta(nodes, ("source", "agency"))
+            for column in ("agency", "source"):
+                values = pc.utf8_lower(meta.column(column).combine_chunks().cast(pa.string()))
+                position = pc.index_in(values, value_set=pa.array(names)).fill_null(len(names)).to_numpy()
+                preferred = np.minimum(preferred, position)
+        order = np.lexsort((rank, key, preferred, is_new.astype(np.int8)))
+        priority = np.empty(m, np.int64)
+        priority[order] = np.arange(m)
+        return priority
+
+    def _decisions(self, nodes, is_new, survivor, similarity, method) -> tuple[pa.Table, dict, np.ndarray]:
+        m = len(nodes)
+        index = np.arange(m)
+        size = np.bincount(survivor, minlength=m)[survivor] if m else np.empty(0, np.int64)
+        kept = survivor == index
+        # A survivor's method: the loosest of its members' (exact only when all are exact).
+        loosest = np.full(m, -1, np.int64)
+        np.maximum.at(loosest, survivor, np.where(kept, -1, method))
+        method = np.where(kept, loosest, method)
+        in_cluster = size > 1
+        decided = np.flatnonzero(is_new & in_cluster)
+        meta = self.store.meta(nodes, ("id", "source"))
+        ids = meta.column("id").combine_chunks()
+        names = pa.array(list(self.producers), pa.string())
+        method_names = names.take(pa.array(np.where(method[decided] >= 0, method[decided], 0))) if len(decided) else \
+            pa.array([], pa.string())
+        cluster_ids = ids.take(pa.array(survivor[decided]))
+        kept_d = kept[decided]
+        # Distinct sources of the members other than the survivor, sorted, per survivor.
+        members = np.flatnonzero(in_cluster & ~kept)
+        pairs = pa.table({"s": pa.array(survivor[members]),
+                          "src": meta.column("source").combine_chunks().take(pa.array(members))})
+        pairs = pairs.filter(pc.is_valid(pairs.column("src"))).group_by(["s", "src"]).aggregate([])
+        pairs = pairs.sort_by([("s", "ascending"), ("src", "ascending")])
+        s = pairs.column("s").to_numpy()
+        counts = np.bincount(s, minlength=m) if len(s) else np.zeros(m, np.int64)
+        offsets = np.r_[0, np.cumsum(counts)].astype(np.int32)
+        sources = pa.ListArray.from_arrays(pa.array(offsets), pairs.column("src").combine_chunks().cast(pa.string())) \
+            if m else pa.array([], pa.list_(pa.string()))
+        copy_sources = sources.take(pa.array(decided))
+        copy_sources = pc.if_else(pa.array(kept_d), copy_sources, pa.scalar(None, pa.list_(pa.string())))
+        indexed = ~is_new[survivor[decided]]
+        decisions = pa.table(
+            {
+                ORD: pa.array(self.store.info(nodes[decided], "rank"), pa.int64()),
+                "kept": pa.array(kept_d),
+                "method": method_names,
+                "cluster": cluster_ids,
+                "duplicate_of": pc.if_else(pa.array(kept_d), pa.scalar(None, pa.string()), cluster_ids),
+                "size": pa.array(size[decided], pa.int32()),
+                "similarity": pa.array(np.where(kept_d, np.nan, similarity[decided]), pa.float32(),
+                                       mask=kept_d),
+                "copy_sources": copy_sources,
+                "indexed": pa.array(indexed),
+            },
+            schema=DECISION_SCHEMA,
+        )
+        touched = np.unique(survivor[decided])
+        sizes = np.bincount(size[touched]) if len(touched) else np.zeros(0, np.int64)
+        summary = {
+            "clusters": int(len(touched)),
+            "duplicates": int((~kept_d).sum()),
+            "sizes": {str(k): int(v) for k, v in enumerate(sizes) if v and k > 1},
+            "keep": self.config.keep,
+            "partitions": self.partitions,
+        }
+        return decisions, summary, decided
+
+
+def cluster(m: int, ea: np.ndarray, eb: np.ndarray, priority: np.ndarray, is_new: np.ndarray, nodes: np.ndarray,
+            store: Store, config: DedupConfig, producers: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Survivor (node index), similarity to it and method (producer index) of every node.
+
+    Rounds: connected components of the edges between unassigned nodes; in each component the
+    node first in `priority` survives; members verified against it by any producer join it;
+    the others stay unassigned and, with the edges among them, make the next round's components.
+    Indexed nodes never join a cluster (they are published already): only survive.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    index = np.arange(m)
+    survivor = index.copy()
+    similarity = np.full(m, np.nan, np.float32)
+    method = np.full(m, -1, np.int64)
+    assigned = np.zeros(m, bool)
+    alive = np.ones(len(ea), bool)
+    while True:
+        alive &= ~assigned[ea] & ~assigned[eb]
+        if not alive.any():
+            break
+        x, y = ea[alive], eb[alive]
+        graph = coo_matrix((np.ones(len(x), np.int8), (x, y)), shape=(m, m))
+        _, component = connected_components(graph, directed=False)
+        involved = np.unique(np.r_[x, y])
+        comp = component[involved]
+        best = np.full(component.max() + 1, np.iinfo(np.int64).max)
+        np.minimum.at(best, comp, priority[involved])
+        by_priority = np.empty(m, np.int64)
+        by_priority[priority] = index
+        head = by_priority[best[comp]]
+        members = involved[head != involved]
+        heads = head[head != involved]
+        # Indexed members never join: they leave the rounds as they are.
+        old = ~is_new[members]
+        assigned[members[old]] = True
+        members, heads = members[~old], heads[~old]
+        sim = np.full(len(members), np.nan, np.float32)
+        how = np.full(len(members), -1, np.int64)
+        for p, name in enumerate(producers):
+            todo = np.isnan(sim)
+            if not todo.any():
+                break
+            got = edges.producer(name).verify(store, nodes[members[todo]], nodes[heads[todo]], config)
+            ok = ~np.isnan(got)
+            where = np.flatnonzero(todo)[ok]
+            sim[where], how[where] = got[ok], p
+        joined = ~np.isnan(sim)
+        survivor[members[joined]] = heads[joined]
+        similarity[members[joined]] = sim[joined]
+        method[members[joined]] = how[joined]
+        assigned[members[joined]] = True
+        assigned[np.unique(head)] = True
+    return survivor, similarity, method
+
+
+@dataclass(frozen=True)
+class ClustersFileTask:
+    """OUT/dedup/clusters.parquet: every document that reached dedup, shard by shard in input order."""
+
+    groups: tuple[Group, ...]
+    model: str
+    out: str
+
+    def run(self) -> int:
+        Path(self.out).parent.mkdir(parents=True, exist_ok=True)
+        rows = 0
+        with pq.ParquetWriter(self.out, CLUSTERS_SCHEMA.remove(CLUSTERS_SCHEMA.get_field_index(ORD))) as writer:
+            for group in self.groups:
+                meta = pq.read_table(Path(group.path) / "meta.parquet", columns=["id", ORD])
+                decisions = read_decisions(Path(self.model), group.shard)
+                table = clusters_rows(meta, decisions)
+                writer.write_table(table.drop([ORD]))
+                rows += table.num_rows
+        return rows
+
+
+def join_decisions(table: pa.Table, decisions: pa.Table) -> pa.Table:
+    """`table` (with ORD) sorted by ORD, with the decision columns of its rows (null: no copy)."""
+    ords = table.column(ORD).to_numpy()
+    table = table.take(pa.array(np.argsort(ords, kind="stable")))
+    ords = table.column(ORD).to_numpy()
+    known = decisions.column(ORD).to_numpy()
+    by_ord = np.argsort(known, kind="stable")
+    at = np.searchsorted(known[by_ord], ords)
+    found = at < len(known)
+    found[found] = known[by_ord][at[found]] == ords[found]
+    rows = pa.array(by_ord[np.minimum(at, max(len(known) - 1, 0))] if len(known) else np.zeros(len(ords), np.int64),
+                    pa.int64(), mask=~found)
+    picked = decisions.drop_columns([ORD]).take(rows)
+    for name in picked.column_names:
+        table = table.append_column(name, picked.column(name))
+    return table
+
+
+def clusters_rows(meta: pa.Table, decisions: pa.Table) -> pa.Table:
+    joined = join_decisions(meta, decisions)
+    ids = joined.column("id")
+    return pa.table(
+        {
+            "id": ids,
+            "cluster": pc.coalesce(joined.column("cluster"), ids),
+            "kept": pc.fill_null(joined.column("kept"), True),
+            "method": joined.column("method"),
+            "duplicate_of": joined.column("duplicate_of"),
+            "size": pc.fill_null(joined.column("size"), 1),
+            "similarity": joined.column("similarity"),
+            ORD: joined.column(ORD),
+        },
+        schema=CLUSTERS_SCHEMA,
+    )
+
+
+def read_decisions(model: Path, shard: int) -> pa.Table:
+    path = model / f"decisions-{shard:05d}.parquet"
+    return pq.read_table(path) if path.exists() else DECISION_SCHEMA.empty_table()
+
+
+# ---------------------------------------------------------------------------------------------
+# Index append: survivors of this build, as a new generation written beside the index.
+
+
+@dataclass(frozen=True)
+class IndexGroupTask:
+    """One shard's survivors (signatures, info, meta) into the pending generation."""
+
+    group: Group
+    base: int
+    dropped: str
+    out: str
+
+    def run(self) -> int:
+        dropped = np.load(self.dropped)
+        src = Path(self.group.path)
+        rows = np.arange(self.group.rows, dtype=np.int64)
+        keep = ~np.isin(rows + self.base, dropped)
+        out = Path(self.out)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ("sig", "info"):
+            if (src / f"{name}.npy").exists():
+                data = np.load(src / f"{name}.npy", mmap_mode="r")
+                np.save(out / f"{name}.npy", np.asarray(data[keep]))
+        meta = pq.read_table(src / "meta.parquet") if self.group.rows else None
+        if meta is not None:
+            pq.write_table(meta.filter(pa.array(keep)), out / "meta.parquet")
+        return int(keep.sum())
+
+
+@dataclass(frozen=True)
+class IndexBandTask:
+    """One partition's keys of this build's survivors, numbered within the pending generation."""
+
+    files: tuple[str, ...]
+    n_index: int
+    dropped: str
+    out: str
+
+    def run(self) -> int:
+        dropped = np.load(self.dropped)
+        tables = [pq.read_table(f, columns=["band", "key", "doc"]) for f in self.files]
+        table = pa.concat_tables(tables) if tables else BAND_SCHEMA.empty_table().select(["band", "key", "doc"])
+        doc = table.column("doc").to_numpy()
+        keep = ~np.isin(doc, dropped)
+        doc = doc[keep]
+        local = doc - self.n_index - np.searchsorted(dropped, doc)
+        table = table.filter(pa.array(keep)).set_column(2, "doc", pa.array(local, pa.int64()))
+        Path(self.out).parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, self.out)
+        return table.num_rows
+
+
+def atomic_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
