@@ -62,8 +62,8 @@ def generator_fingerprint(synth_module: str, source: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def corpus_dir(cache: Path, pages: int, seed: int) -> Path:
-    return cache / "corpora" / f"pages{pages}-seed{seed}"
+def corpus_dir(cache: Path, pages: int, seed: int, profile: str = "default") -> Path:
+    return cache / "corpora" / (f"pages{pages}-seed{seed}" + ("" if profile == "default" else f"-{profile}"))
 
 
 def ensure_corpus(
@@ -74,8 +74,9 @@ def ensure_corpus(
     python: str = sys.executable,
     synth_module: str = "builders.synth",
     log=print,
+    profile: str = "default",
 ) -> Corpus:
-    root = corpus_dir(cache, pages, seed)
+    root = corpus_dir(cache, pages, seed, profile)
     marker = root / MARKER
     fingerprint = generator_fingerprint(synth_module, source)
     if marker.exists():
@@ -94,6 +95,8 @@ def ensure_corpus(
         "--source", str(source), "--pages", str(pages), "--seed", str(seed),
         "--out", str(root), "--formats", "jsonl", "--shard-pages", str(shard_pages),
     ]  # fmt: skip
+    if profile != "default":
+        cmd += ["--profile", profile]
     log(f"generating corpus: {' '.join(cmd)}")
     t0 = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True)
@@ -108,6 +111,7 @@ def ensure_corpus(
     info = {
         "pages": pages,
         "seed": seed,
+        "profile": profile,
         "source": str(source),
         "generator": synth_module,
         "fingerprint": fingerprint,

@@ -53,6 +53,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--peers", default="datatrove,datasketch", help=f"comma-separated from {sorted(PEERS)}, or none")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--profile", default="default", choices=("default", "hard"),
+                    help="generator profile: hard adds adversarial stories, copy edits and chrome (builders.synth.hard)")
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="corpora and run outputs (gitignored)")
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     ap.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="real articles the generator draws from")
@@ -263,9 +265,10 @@ def add_speed_ratios(runs: list[dict]) -> None:
 
 
 def benchmark_size(size: int, args, argv: list[str], machine_info: dict) -> dict:
-    corpus = ensure_corpus(args.cache, size, args.seed, args.source, synth_module=args.synth_module, log=log)
+    corpus = ensure_corpus(args.cache, size, args.seed, args.source, synth_module=args.synth_module, log=log,
+                           profile=args.profile)
     truth = Truth(corpus)
-    runs_root = args.cache / "runs" / f"pages{size}-seed{args.seed}"
+    runs_root = args.cache / "runs" / corpus.root.name
     load = list(os.getloadavg())
     runs = [run_ours(corpus, truth, runs_root / "ours", args)]
     for peer in args.peer_list:
@@ -282,6 +285,7 @@ def benchmark_size(size: int, args, argv: list[str], machine_info: dict) -> dict
         "schema": 1,
         "size": size,
         "seed": args.seed,
+        "profile": args.profile,
         "workers": args.workers,
         "cpus": cpu_set(args.workers),
         "command": display_command(argv),

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from .generate import SAMPLE_OUT, generate, generate_sample
+from .generate import PROFILES, SAMPLE_OUT, generate, generate_sample
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--junk", type=int, default=None, help="number of junk pages (default: 0.3%% of pages)")
     ap.add_argument("--followup-rate", type=float, default=0.03, help="share of stories that follow up an earlier one")
     ap.add_argument("--sites", type=int, default=300, help="number of simulated sites (default 300)")
+    ap.add_argument("--profile", choices=PROFILES, default="default",
+                    help="hard: adversarial stories, copy edits and chrome, with line-level truth in labels/")
     ap.add_argument("--sample", action="store_true",
                     help=f"regenerate the shipped sample from builders/synth/data/sample_stories.jsonl into {SAMPLE_OUT} (or --out)")
     args = ap.parse_args(argv)
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.source, args.out, args.pages, seed=args.seed, formats=args.formats.split(","),
                 shard_pages=args.shard_pages,
                 stories=args.stories if args.stories in (None, "source") else int(args.stories),
-                junk=args.junk, followup_rate=args.followup_rate, n_sites=args.sites,
+                junk=args.junk, followup_rate=args.followup_rate, n_sites=args.sites, profile=args.profile,
             )
         except (ValueError, FileNotFoundError) as exc:
             print(f"error: {exc}", file=sys.stderr)

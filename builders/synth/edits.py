@@ -148,11 +148,15 @@ def edit_copy(
     site_name: str,
     agency: str,
     agency_short: str,
+    probabilities: dict[str, float] | None = None,
 ) -> tuple[str, list[str], list[str]]:
-    """(headline, body paragraphs, names of the edits applied) of one republished copy."""
+    """(headline, body paragraphs, names of the edits applied) of one republished copy.
+
+    ``probabilities`` replaces EDIT_PROBABILITIES (the hard profile edits more often).
+    """
     paras = list(paragraphs)
     edits: list[str] = []
-    p = EDIT_PROBABILITIES
+    p = EDIT_PROBABILITIES if probabilities is None else probabilities
     n = len(paras)
     if rng.random() < p["headline"]:
         new = _headline(title, rng, agency_short)

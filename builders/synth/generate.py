@@ -37,7 +37,7 @@ from .sites import (
 )
 from .stories import StoryPool, load_articles
 
-__all__ = ["generate", "GENERATOR_VERSION", "KINDS", "TRUTH_SCHEMA", "SAMPLE_SOURCE", "generate_sample"]
+__all__ = ["generate", "PROFILES", "GENERATOR_VERSION", "KINDS", "TRUTH_SCHEMA", "SAMPLE_SOURCE", "generate_sample"]
 
 GENERATOR_VERSION = "1.0.0"
 KINDS = ("original", "copy", "exact_copy", "recrawl", "followup", "junk")
@@ -71,6 +71,7 @@ EXACT_RATE = 0.06
 RECRAWL_RATE = 0.04
 DEFAULT_JUNK_RATE = 0.003
 START = datetime(2020, 1, 1, tzinfo=timezone.utc)
+PROFILES = ("default", "hard")
 
 
 def copy_count(rng: random.Random) -> int:
@@ -134,6 +135,10 @@ class _Plan:
 
 
 class _Generator:
+    # Hooks a profile may replace (builders.synth.hard): how copies are edited and pages laid out.
+    edit = staticmethod(edit_copy)
+    blocks = staticmethod(build_blocks)
+
     def __init__(self, pool: StoryPool, seed: int, pages: int, *, stories: int | None, junk: int | None,
                  followup_rate: float, n_sites: int, max_copies: int):
         if pages < 1:
@@ -365,7 +370,7 @@ class _Generator:
         agency = p.agency[k]
         if p.emode[i]:
             erng = random.Random(p.eseed[i])
-            headline, body, edits = edit_copy(title0, paras0, erng, site_name=site.name,
+            headline, body, edits = self.edit(title0, paras0, erng, site_name=site.name,
                                               agency=AGENCIES[agency][0], agency_short=AGENCIES[agency][1])
         else:
             headline, body, edits = title0, list(paras0), []
@@ -379,7 +384,7 @@ class _Generator:
         page = Page(headline=headline, paragraphs=body, agency=agency, city=self.city(k),
                     story_time=datetime.fromtimestamp(p.date0[k], timezone.utc), pub=pub, crawl=crawl, url=url,
                     related=related, prevnext=prevnext, section=section)
-        blocks = build_blocks(site, page, crng)
+        blocks = self.blocks(site, page, crng)
         parent = self.story_label(p.parent[k]) if kind == FOLLOWUP else ""
         return dict(i=i, kind=kind, site=site.domain, site_index=site.index, page_title=headline + site.title_suffix,
                     url=url, headline=headline, body=body, blocks=blocks, edits=",".join(edits),
@@ -399,7 +404,8 @@ def _write_gzip(path: Path, lines: list[str]) -> None:
 
 def _clear_outputs(out: Path) -> None:
     """Remove files a previous run left that this run might not overwrite."""
-    for pattern in ("raw/pages-*.jsonl.gz", "warc/pages-*.warc.gz", "html/*/p*.html", "truth.parquet", "manifest.json"):
+    for pattern in ("raw/pages-*.jsonl.gz", "warc/pages-*.warc.gz", "html/*/p*.html", "truth.parquet", "manifest.json",
+                    "labels/*.parquet"):
         for f in out.glob(pattern):
             f.unlink()
     for d in sorted(out.glob("html/*")):
@@ -426,6 +432,7 @@ def generate(
     n_sites: int = 300,
     max_copies: int = 50,
     source_label: str | None = None,
+    profile: str = "default",
 ) -> dict:
     """Write a labelled synthetic scraped-news corpus to ``out_dir`` and return its manifest.
 
@@ -433,7 +440,11 @@ def generate(
     distinct stories ("source": exactly the source's articles, none recombined; default: as many
     as the copy-count distribution gives); ``junk`` the number of junk pages (default 0.3% of
     pages). The jsonl shards are always written; ``formats`` may add "html" and "warc".
+    ``profile="hard"`` makes adversarial stories, edits and chrome and also writes line-level truth
+    to labels/ (see builders.synth.hard); the default profile's output does not depend on it.
     """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; known: {list(PROFILES)}")
     formats = tuple(dict.fromkeys(f.strip().lower() for f in formats if f.strip()))
     bad = set(formats) - {"jsonl", "html", "warc"}
     if bad:
@@ -445,7 +456,16 @@ def generate(
     n_stories = pool.n_base if stories == "source" else stories
     if n_stories is not None and not isinstance(n_stories, int):
         raise ValueError('stories must be an int, "source" or None')
-    gen = _Generator(pool, seed, pages, stories=n_stories, junk=junk, followup_rate=followup_rate,
+    gen_cls = _Generator
+    hard = profile == "hard"
+    if hard:
+        from . import hard as hard_mod
+
+        gen_cls = hard_mod.HardGenerator
+        (out / "labels").mkdir(parents=True, exist_ok=True)
+        label_rows: list[dict] = []
+        page_rows: list[dict] = []
+    gen = gen_cls(pool, seed, pages, stories=n_stories, junk=junk, followup_rate=followup_rate,
                      n_sites=n_sites, max_copies=max_copies)
     (out / "raw").mkdir(parents=True, exist_ok=True)
     _clear_outputs(out)
@@ -491,6 +511,10 @@ def generate(
                     cols["parent"].append(rec["parent"])
                     cols["duplicate_of"].append(rec["duplicate_of"])
                     cols["edits"].append(rec["edits"])
+                    if hard:
+                        rows, page_row = hard_mod.line_labels(gen, rec, pid)
+                        label_rows.extend(rows)
+                        page_rows.append(page_row)
                     if want_html or want_warc:
                         doc = render_html(site, rec["page_title"], rec["url"], rec["blocks"], gen.related_urls(rec))
                         if want_html:
@@ -506,6 +530,11 @@ def generate(
             writer.write_table(pa.table(cols, schema=TRUTH_SCHEMA))
     finally:
         writer.close()
+    if hard:
+        pq.write_table(pa.Table.from_pylist(label_rows, schema=hard_mod.LINE_LABEL_SCHEMA), out / "labels" / "lines.parquet",
+                       compression="zstd")
+        pq.write_table(pa.Table.from_pylist(page_rows, schema=hard_mod.PAGE_LABEL_SCHEMA), out / "labels" / "pages.parquet",
+                       compression="zstd")
 
     manifest = {
         "generator": "builders.synth",
@@ -524,6 +553,8 @@ def generate(
         "sites": n_sites,
         "options": {"stories": stories, "junk": junk, "followup_rate": followup_rate, "max_copies": max_copies},
     }
+    if hard:
+        manifest["profile"] = profile  # absent for the default profile, whose manifests predate profiles
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
 
