@@ -38,6 +38,7 @@ class MapContext:
 
     n: int
     exact: np.ndarray  # uint64 hash of the normalised text
+    table: object = None  # the batch itself (pa.Table), for producers keyed on other columns
     shingles: np.ndarray | None = None  # shingle count per document
     signature: np.ndarray | None = None  # (n, num_perm) uint32
     lead_signature: np.ndarray | None = None  # (n, num_perm) uint32 of the opening shingles

@@ -1,0 +1,198 @@
+"""The partitioned dedup reduce on real builds: determinism, cluster integrity, survivors, published
+columns, the summary, edge producers from the registry."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from builders.config import DedupConfig, load_config
+from builders.pipeline import run_build
+from builders.schema import CORE_SCHEMA, ORD
+from builders.stages import dedup_edges
+from builders.stages.dedup import DedupFeatures, reduce
+from conftest import article, wire_dump, write_config, write_jsonl
+
+
+def docs(rows):
+    """rows: (id, text, day, source) in input order."""
+    schema = CORE_SCHEMA.append(pa.field(ORD, pa.int64()))
+    columns = {f.name: [None] * len(rows) for f in schema}
+    columns.update(id=[r[0] for r in rows], text=[r[1] for r in rows], **{ORD: list(range(len(rows)))},
+                   date=[datetime(2020, 9, r[2], tzinfo=timezone.utc) if r[2] else None for r in rows],
+                   source=[r[3] if len(r) > 3 else None for r in rows])
+    return pa.table(columns, schema=schema)
+
+
+def clusters(rows, partitions=None, **config):
+    config = DedupConfig(**config)
+    return {r["id"]: r for r in reduce(DedupFeatures(config)(docs(rows)), config, partitions).to_pylist()}
+
+
+def paragraphs(seed, n):
+    return article(seed, paragraphs=n).split("\n\n")
+
+
+def test_a_chain_of_borderline_pairs_does_not_merge_two_stories():
+    """A, B, C slide one paragraph at a time from story X into story Y: A~B and B~C pass (Jaccard
+    about 0.82), A~C does not (about 0.67). Union-find would make one cluster of all three."""
+    p = paragraphs(40, 12)
+    a, b, c = ("\n\n".join(p[i : i + 10]) for i in range(3))
+    config = {"minhash": {"threshold": 0.75, "containment": False, "num_perm": 256}}
+    # Each link on its own is a copy: the chain is really there.
+    assert clusters([("b", b, 2), ("c", c, 3)], **config)["c"]["cluster"] == "b"
+    assert clusters([("a", a, 1), ("b", b, 2)], **config)["b"]["cluster"] == "a"
+    assert clusters([("a", a, 1), ("c", c, 3)], **config)["c"]["kept"]
+    result = clusters([("a", a, 1), ("b", b, 2), ("c", c, 3)], **config)
+    assert result["b"]["cluster"] == "a" and not result["b"]["kept"]
+    assert result["c"]["kept"] and result["c"]["cluster"] == "c", "C joined A's cluster through B"
+    assert result["a"]["size"] == 2 and result["c"]["size"] == 1
+    assert 0.75 <= result["b"]["similarity"] < 1
+
+
+def test_members_not_verified_against_the_survivor_cluster_among_themselves():
+    """S~A~C~D slide along one story; S (earliest) verifies only A: C and D, copies of each other,
+    make a cluster of their own instead of joining S's or staying apart."""
+    p = paragraphs(41, 12)
+    s, a, c = ("\n\n".join(p[i : i + 10]) for i in range(3))
+    d = c + "\n\nA closing line from the editor of this site."
+    config = {"minhash": {"threshold": 0.75, "containment": False, "num_perm": 256}}
+    result = clusters([("s", s, 1), ("a", a, 2), ("c", c, 3), ("d", d, 4)], **config)
+    assert [result[k]["cluster"] for k in "sacd"] == ["s", "s", "c", "c"]
+    assert [result[k]["kept"] for k in "sacd"] == [True, False, True, False]
+
+
+@pytest.mark.parametrize("keep, prefer, survivor", [
+    ("earliest", [], "b"), ("longest", [], "a"), ("first", [], "a"),
+    ("earliest", ["wire.example"], "c"), ("earliest", ["nobody.example", "AFP"], "c"),
+    ("longest", ["other.example"], "a"),
+])
+def test_keep_and_prefer(keep, prefer, survivor):
+    base = article(10, paragraphs=6)
+    longer = base + "\n\nAn editor's closing line."
+    rows = [("a", longer, 5, "site-a.example"), ("b", base, 3, "site-b.example"), ("c", base + " Agencies.", 4, "wire.example")]
+    table = docs(rows)
+    table = table.set_column(table.schema.get_field_index("agency"), "agency", pa.array([None, None, "AFP"]))
+    config = DedupConfig(keep=keep, prefer=prefer)
+    result = reduce(DedupFeatures(config)(table), config).to_pylist()
+    assert [r["id"] for r in result if r["kept"]] == [survivor]
+    assert {r["cluster"] for r in result} == {survivor}
+
+
+def test_ties_go_to_input_order_whatever_the_row_order():
+    base = article(12, paragraphs=5)
+    config = DedupConfig(keep="longest")
+    features = DedupFeatures(config)(docs([("x", base, 1), ("y", base, 1), ("z", base, 1)]))
+    for order in ([0, 1, 2], [2, 1, 0], [1, 2, 0]):
+        result = reduce(features.take(pa.array(order)), config, partitions=3).to_pylist()
+        assert [r["id"] for r in result if r["kept"]] == ["x"]
+
+
+def _corpus(tmp_path):
+    records = wire_dump(tmp_path, stories=6, copies=4, files=2)
+    # Truncated and edited copies and unrelated filler, in a third file.
+    extra = []
+    for s in range(6):
+        body = article(1000 + s).split("\n\n")
+        extra.append({"id": f"cut{s}", "text": "\n\n".join(body[:3]), "site": "cut.example", "crawled_at": "2020-09-20"})
+    extra += [{"id": f"f{i}", "text": article(7000 + i), "site": f"f{i % 3}.example"} for i in range(30)]
+    write_jsonl(tmp_path / "raw" / "extra.jsonl.gz", extra)
+    return records
+
+
+def _build(tmp_path, name, *overrides):
+    config = load_config(write_config(tmp_path), [f"publish.output={tmp_path / name}", "publish.formats=[parquet]",
+                                                  *overrides])
+    run_build(config)
+    out = tmp_path / name
+    return (pq.read_table(out / "dedup" / "clusters.parquet"), json.loads((out / "dedup" / "summary.json").read_text()),
+            pq.read_table(out / "data"))
+
+
+def test_same_clusters_whatever_the_workers_and_the_partitions(tmp_path):
+    _corpus(tmp_path)
+    first, summary, data = _build(tmp_path, "one", "executor.workers=1", "dedup.partitions=1")
+    assert summary["partitions"] == 1 and summary["clusters"] >= 6
+    for name, workers, partitions in (("two", 2, 7), ("auto", 2, "auto")):
+        other, other_summary, other_data = _build(tmp_path, name, f"executor.workers={workers}",
+                                                  f"dedup.partitions={partitions}")
+        assert other.equals(first), name
+        assert {**other_summary, "partitions": 1} == summary
+        assert other_data.equals(data)
+    assert other_summary["partitions"] == 2  # auto: at least one partition per worker
+
+
+def test_survivors_carry_copies_and_copy_sources_into_the_published_parquet(tmp_path):
+    records = _corpus(tmp_path)
+    clusters_table, summary, data = _build(tmp_path, "out", "executor.workers=1")
+    rows = {r["id"]: r for r in data.to_pylist()}
+    assert data.schema.field("copies").type == pa.int32()
+    assert data.schema.field("copy_sources").type == pa.list_(pa.string())
+    by_story = {}
+    for r in records:
+        if r["story"] < 0:
+            continue  # the junk page cleaning drops
+        by_story.setdefault(r["story"], []).append(r)
+    for story, members in by_story.items():
+        kept = [m for m in members if m["id"] in rows]
+        assert len(kept) == 1, story  # one copy of each story published
+        survivor = rows[kept[0]["id"]]
+        # 5 copies of the story plus the truncated one from cut.example
+        assert survivor["copies"] == 6
+        others = sorted({m["site"] for m in members if m["id"] != kept[0]["id"]} | {"cut.example"})
+        assert survivor["copy_sources"] == others
+    assert all(rows[f"f{i}"]["copies"] == 1 and rows[f"f{i}"]["copy_sources"] == [] for i in range(30))
+    assert summary == {"clusters": 6, "duplicates": 30, "sizes": {"6": 6}, "keep": "earliest",
+                       "partitions": summary["partitions"]}
+    members = clusters_table.filter(pa.compute.invert(clusters_table.column("kept"))).to_pylist()
+    assert members and all(0 < m["similarity"] <= 1 for m in members)
+    cut = next(m for m in members if m["id"] == "cut0")
+    assert cut["similarity"] < 0.8 and cut["method"] == "minhash"  # joined by containment
+
+
+def test_a_registered_producer_adds_edges_without_touching_the_others(monkeypatch):
+    """A producer keyed on the title and verified as the same title: two texts that share nothing
+    but their title cluster only while it is registered."""
+    import pyarrow.compute as pc
+
+    from builders.stages.dedup import hash_strings
+
+    @dedup_edges.edge_producer
+    class SameTitle(dedup_edges.EdgeProducer):
+        name = "test_title"
+        order = 50
+
+        @staticmethod
+        def enabled(config):
+            return True
+
+        @staticmethod
+        def width(config):
+            return 1
+
+        @staticmethod
+        def keys(ctx, config):
+            title = pc.fill_null(ctx.table.column("title").combine_chunks(), "")
+            keys = hash_strings(title).astype(np.uint64)
+            return np.where(pc.equal(title, "").to_numpy(zero_copy_only=False), np.uint64(0), keys).reshape(-1, 1)
+
+        @staticmethod
+        def verify(store, a, b, config):
+            return np.full(len(a), 0.5, np.float32)
+
+    table = docs([("a", article(1), 1), ("b", article(2), 2), ("c", article(3), 3)])
+    table = table.set_column(table.schema.get_field_index("title"), "title", pa.array(["Storm", "Storm", None]))
+    try:
+        config = DedupConfig()
+        result = {r["id"]: r for r in reduce(DedupFeatures(config)(table), config).to_pylist()}
+        assert result["b"]["cluster"] == "a" and result["b"]["method"] == "test_title"
+        assert result["c"]["kept"] and result["c"]["size"] == 1
+    finally:
+        dedup_edges.PRODUCERS.pop("test_title")
+    config = DedupConfig()
+    assert all(r["kept"] for r in reduce(DedupFeatures(config)(table), config).to_pylist())
