@@ -65,8 +65,8 @@ _ORD = ["first", "second", "third", "fourth"]
 _ORD_SHORT = ["1st", "2nd", "3rd", "4th"]
 
 TABLE_LINE = re.compile(
-    r"^(Shr|Oper shr|Net|Oper net|Revs|Sales|Avg shrs|Qtr|Year|Nine mths|Six mths|\d(st|nd|rd|th) qtr|"
-    r"Qtly div|Mthly div|Pay |Record |Prior pay|NOTE:|Note:)\b"
+    r"^(?:(?:Shr|Oper shr|Net|Oper net|Revs|Sales|Avg shrs|Qtr|Year|Nine mths|Six mths|\d(?:st|nd|rd|th) qtr|"
+    r"Qtly div|Mthly div|Pay|Record|Prior pay)\b|NOTE:|Note:)"
 )
 LIST_LINE = re.compile(r"^(- |• |\* |– )")
 
@@ -74,7 +74,7 @@ LIST_LINE = re.compile(r"^(- |• |\* |– )")
 def line_shape(line: str) -> str:
     """The shape an article line has, as the hard profile's truth labels it."""
     s = line.strip()
-    if TABLE_LINE.match(s):
+    if TABLE_LINE.match(s) and len(s.split()) <= 14:
         return "table"
     if LIST_LINE.match(s):
         return "list"
@@ -363,7 +363,7 @@ def _court(spec: StorySpec, rng: random.Random) -> Story:
                                amt2=_int_comma(rng.randint(5, 60) * 100), n2=rng.randint(3, 10), w=rng.randint(4, 12))
              for c in conds]
     intro = rng.choice([f"Under the terms of the sentence, {last} must:", f"Judge {_name(rng)} ordered that {last}:",
-                        "The conditions of the sentence are:"])
+                        f"The conditions of {last}'s sentence are:"])
     if intro.endswith("that " + last + ":"):
         items = [it[:len(bullet)] + it[len(bullet):][:1].lower() + it[len(bullet) + 1:] for it in items]
     paras = [lead, intro, "\n".join(items)]
@@ -536,7 +536,7 @@ def _media(spec: StorySpec, rng: random.Random) -> Story:
         more = [f"Subscriptions had risen {pct} percent in the week before, publisher {_name(rng)} said.",
                 "Readers who want to support the paper can still subscribe or sign up for its daily newsletter.",
                 f"The paper's website had {_int_comma(rng.randint(20, 900) * 1000)} visits on {rng.choice(_DAYS)}, a record.",
-                "Other local titles said they would do the same."]
+                f"Other titles in {rng.choice(_TOWNS)} said they would do the same."]
     paras = [lead] + _pick(rng, more, rng.randint(2, 3))
     if rng.random() < 0.4:
         paras = [lead, " ".join(paras[1:])]
