@@ -44,12 +44,22 @@ def make_parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="show how cleaning treats one input document, line by line")
     config_options(explain)
     explain.add_argument("id", metavar="ID", help="the document's id (as published, or FILE:POSITION)")
+    cluster = commands.add_parser("show-cluster", help="print a dedup cluster's members and what differs between them")
+    cluster.add_argument("folder", metavar="OUT", help="the build's output folder")
+    cluster.add_argument("id", metavar="ID", help="the id of any document of the cluster")
+    cluster.add_argument("--full", action="store_true", help="every diff line, not the first 80 per copy")
+    cluster.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = make_parser().parse_args(argv)
     try:
+        if args.command == "show-cluster":
+            from builders.stages.dedup_show import show_cluster
+
+            sys.stdout.write(show_cluster(args.folder, args.id, args.full))
+            return EXIT_OK
         from builders.config import dump_config, load_config
 
         overrides = list(args.overrides)

@@ -196,3 +196,31 @@ def test_a_registered_producer_adds_edges_without_touching_the_others(monkeypatc
         dedup_edges.PRODUCERS.pop("test_title")
     config = DedupConfig()
     assert all(r["kept"] for r in reduce(DedupFeatures(config)(table), config).to_pylist())
+
+
+def test_show_cluster_prints_members_and_what_differs(tmp_path, capsys):
+    from builders.cli import main
+
+    _corpus(tmp_path)
+    _build(tmp_path, "out", "executor.workers=1")
+    out = tmp_path / "out"
+    assert main(["show-cluster", str(out), "cut0"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("cluster s0-c0: 6 document(s)")
+    for doc in ("s0-c0", "s0-c1", "s0-c4", "cut0"):
+        assert doc in shown
+    assert "survivor" in shown and "--- s0-c0 (survivor)  +++ cut0" in shown
+    # The truncated copy lost the story's end: the diff shows those lines as removed, nothing added.
+    cut = shown.split("+++ cut0")[1].split("\n---")[0]
+    assert any(line.startswith("  -") for line in cut.splitlines())
+    assert not any(line.startswith("  +") for line in cut.splitlines())
+    exact = shown.split("+++ s0-c1")[1].split("\n---")[0]
+    assert exact.strip() == "(same text once published; the page around it differed)"
+    # Asking by the survivor's id shows the same cluster; an unknown id is one error line.
+    assert main(["show-cluster", str(out), "s0-c0"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == shown.splitlines()[0]
+    assert main(["show-cluster", str(out), "nope"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == f"error: nope: not in {out / 'dedup' / 'clusters.parquet'}"
+    assert main(["show-cluster", str(tmp_path / "missing"), "x"]) == 1
+    assert "Traceback" not in capsys.readouterr().err
