@@ -395,7 +395,7 @@ class IdentifyLanguage(Transform):
             return table
         # One line per text (the model reads one line), its opening only.
         heads = pc.replace_substring_regex(pc.utf8_slice_codeunits(pc.fill_null(table.column("text"), ""), 0, LANG_CHARS),
-                                           r"\s+", " ")
+                                           r"\s\s+|[\t\n\f\r]", " ")  # as r"\s+" would, leaving lone spaces be
         predict = self.model().f.predict
         langs, scores = [], []
         for head in heads.to_pylist():  # fastText's C++ predict, one call per document
