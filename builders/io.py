@@ -145,7 +145,10 @@ def _xz():
 
 
 _DECOMPRESSORS = {"gzip": _gzip, "bz2": _bz2, "xz": _xz}
+_ZLIB_TYPE = type(_gzip())
 _RAW_CHUNK = 1 << 18
+#: Most decompressed bytes one call makes (a 256 KiB gzip chunk can inflate to 256 MB, bz2 to GBs).
+_OUT_CHUNK = 1 << 20
 
 
 class Decompressing:
@@ -153,32 +156,50 @@ class Decompressing:
 
     Everything before a corrupt or truncated spot is delivered before the error is raised, so a
     cut file loses only its last record. Concatenated members (multi-member gzip, bz2) are read on.
+    Output is bounded: one read(n) never inflates much more than n bytes (at most `_OUT_CHUNK`
+    over), whatever the compression ratio, so a decompression bomb costs time, not memory.
     """
 
     def __init__(self, raw: BinaryIO, codec: str) -> None:
         self.raw, self.codec = raw, codec
         self.decompressor = _DECOMPRESSORS[codec]()
         self.buffer = bytearray()
+        self.pending = b""  # stored bytes not yet given to the decompressor
         self.done = False
         self.error: Optional[BaseException] = None
 
+    def _more_input(self) -> bool:
+        """Whether the decompressor needs stored bytes it has not been given (else it has output left)."""
+        d = self.decompressor
+        if isinstance(d, _ZLIB_TYPE):
+            return not d.unconsumed_tail
+        return d.needs_input
+
     def _fill(self, want: int) -> None:
         while len(self.buffer) < want and not self.done and self.error is None:
-            chunk = self.raw.read(_RAW_CHUNK)
-            if not chunk:
-                if self.decompressor.eof:
+            d = self.decompressor
+            if d.eof:  # a member ended: another may follow (multi-member gzip, bz2, xz)
+                rest = d.unused_data or self.pending or self.raw.read(_RAW_CHUNK)
+                if not rest:
                     self.done = True
-                else:
+                    return
+                self.decompressor, self.pending = _DECOMPRESSORS[self.codec](), rest
+                continue
+            data = self.pending
+            if not data and self._more_input():
+                data = self.raw.read(_RAW_CHUNK)
+                if not data:
                     self.error = EOFError("compressed stream ends before its end marker (truncated file)")
-                return
+                    return
+            self.pending = b""
+            room = min(max(want - len(self.buffer), 1), _OUT_CHUNK)
             try:
-                while chunk:
-                    if self.decompressor.eof:  # another member follows (multi-member gzip, bz2)
-                        self.decompressor = _DECOMPRESSORS[self.codec]()
-                    self.buffer += self.decompressor.decompress(chunk)
-                    chunk = self.decompressor.unused_data if self.decompressor.eof else b""
+                self.buffer += d.decompress(data, room)
             except Exception as exc:  # zlib.error, OSError, LZMAError, ValueError: whatever the codec says
                 self.error = OSError(f"corrupt {self.codec} data: {exc}")
+                return
+            if isinstance(d, _ZLIB_TYPE) and not d.eof:
+                self.pending = d.unconsumed_tail
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:

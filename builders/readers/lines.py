@@ -87,24 +87,31 @@ def iter_lines(piece: Piece, max_bytes: int) -> Iterator[tuple[int, Optional[byt
                 offset += cut + 1
                 chunk = chunk[cut + 1:]
             data = tail + chunk if tail else chunk
-            lines = data.split(b"\n")
-            tail = lines.pop()
-            if stop is not None and offset + len(data) - len(tail) > stop:
-                at = offset
-                for line in lines:
-                    if at >= stop:
-                        return
-                    number += 1
-                    if line.strip():
-                        yield number, line
-                    at += len(line) + 1
-                offset = at
+            if not data.strip() and (stop is None or offset + len(data) <= stop):
+                # Only blank lines (a bomb of newlines): counted, not split and looped over.
+                cut = data.rfind(b"\n") + 1
+                number += data.count(b"\n", 0, cut)
+                offset += cut
+                tail = data[cut:]
             else:
-                for line in lines:
-                    number += 1
-                    if line.strip():
-                        yield number, line
-                offset += len(data) - len(tail)
+                lines = data.split(b"\n")
+                tail = lines.pop()
+                if stop is not None and offset + len(data) - len(tail) > stop:
+                    at = offset
+                    for line in lines:
+                        if at >= stop:
+                            return
+                        number += 1
+                        if line.strip():
+                            yield number, line
+                        at += len(line) + 1
+                    offset = at
+                else:
+                    for line in lines:
+                        number += 1
+                        if line.strip():
+                            yield number, line
+                    offset += len(data) - len(tail)
             if len(tail) > max_bytes:
                 offset += len(tail)
                 too_long, tail = True, b""
