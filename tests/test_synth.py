@@ -7,9 +7,10 @@ import gzip
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -353,3 +354,225 @@ def test_bbc_corpus_labels_at_scale(tmp_path):
         assert jaccard(sh[a], sh[b]) < 0.35, (a, b)
     js = sorted(jaccard(shingles(r["text"]), sh[r["story"]]) for r in truth.values() if r["kind"] == "copy")
     assert js[len(js) // 2] >= 0.85
+
+
+# --------------------------------------------------------------------------- hard profile
+
+HARD_PAGES = 1500
+
+
+@pytest.fixture(scope="module")
+def hard(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("synth-hard") / "corpus"
+    generate(SAMPLE_SOURCE, out, pages=HARD_PAGES, seed=3, shard_pages=600, profile="hard")
+    return out
+
+
+@pytest.fixture(scope="module")
+def hard_data(hard):
+    labels = pq.read_table(hard / "labels" / "lines.parquet").to_pylist()
+    by_page = defaultdict(list)
+    for r in labels:
+        by_page[r["id"]].append(r)
+    families = {r["id"]: r for r in pq.read_table(hard / "labels" / "pages.parquet").to_pylist()}
+    return read_pages(hard), read_truth(hard), by_page, families
+
+
+def _truth_lines(text: str) -> list[str]:
+    return [ln.strip() for ln in text.split("\n") if ln.strip()]
+
+
+def test_default_profile_writes_no_labels(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    generate(SAMPLE_SOURCE, a, pages=120, seed=5, shard_pages=60)
+    generate(SAMPLE_SOURCE, b, pages=120, seed=5, shard_pages=60, profile="default")
+    assert not (a / "labels").exists() and "profile" not in json.loads((a / "manifest.json").read_text())
+    for name in ("pages-00000.jsonl.gz", "pages-00001.jsonl.gz"):
+        with gzip.open(a / "raw" / name) as x, gzip.open(b / "raw" / name) as y:
+            assert x.read() == y.read()
+    assert pq.read_table(a / "truth.parquet").equals(pq.read_table(b / "truth.parquet"))
+    with pytest.raises(ValueError, match="unknown profile"):
+        generate(SAMPLE_SOURCE, tmp_path / "c", pages=10, profile="nasty")
+
+
+def test_hard_labels_cover_every_page_line_and_match_the_truth(hard, hard_data):
+    pages, truth, by_page, families = hard_data
+    assert json.loads((hard / "manifest.json").read_text())["profile"] == "hard"
+    assert set(by_page) <= set(pages) and set(families) == set(pages)
+    for pid, r in truth.items():
+        page_lines = [ln for ln in pages[pid]["text"].split("\n") if ln.strip()]
+        labels = by_page.get(pid, [])
+        assert [x["text"] for x in labels] == page_lines, pid
+        assert [x["n"] for x in labels] == list(range(len(page_lines)))
+        want = _truth_lines(r["text"])
+        body = [x["text"].strip() for x in labels if x["role"] == "body"]
+        if r["kind"] == "junk":
+            assert not want and not body
+            continue
+        # Body lines are the truth lines in order; only the first may carry the site's dateline.
+        assert len(body) == len(want), pid
+        assert body[1:] == want[1:], pid
+        assert body[0] == want[0] or (body[0].endswith(" " + want[0]) and labels_shape(labels, body[0]) == "dateline_first"), pid
+        chrome = Counter(x["text"].strip() for x in labels if x["role"] != "body")
+        both = chrome.keys() & set(want)
+        assert both <= {r["title"]}, (pid, both)  # only a headline repeated at the top of the text
+
+
+def labels_shape(labels: list[dict], text: str) -> str:
+    return next(x["shape"] for x in labels if x["text"].strip() == text)
+
+
+def test_hard_article_shapes(hard_data):
+    pages, truth, by_page, families = hard_data
+    shapes = defaultdict(list)
+    for pid, labels in by_page.items():
+        for x in labels:
+            if x["role"] == "body":
+                shapes[x["shape"]].append((pid, x["text"]))
+    for s in ("table", "list", "ellipsis", "headline_top", "chromeprose", "boilerplate", "background", "one_paragraph",
+              "short", "prose", "dateline_first"):
+        assert len(shapes[s]) >= 10, s
+    table = {t for _, t in shapes["table"]}
+    assert {"Year", "Qtr"} <= table
+    assert any(re.fullmatch(r"Revs \d+\.\d mln vs \d+\.\d mln", t) for t in table)
+    assert any(re.fullmatch(r"Shr (profit )?\d+ cts vs (loss )?\d+ cts", t) for t in table)
+    assert any(re.fullmatch(r"Avg shrs \d+\.\d mln vs \d+\.\d mln", t) for t in table)
+    assert any(re.fullmatch(r"Net .*\d mln vs .*\d mln", t) for t in table)
+    assert all(re.match(r"^(- |• |\* |– )\S", t) and len(t.split()) <= 12 for _, t in shapes["list"])
+    ends = {t[-1] if t.endswith("…") else t[-3:] for _, t in shapes["ellipsis"] if not t.endswith(("\"", "”"))}
+    assert ends == {"...", "…"}
+    topics = [t for _, t in shapes["chromeprose"]]
+    for word in ("cookies", "newsletter", "comments", "share", "subscri"):
+        assert any(word in t for t in topics), word
+    # Headlines at the top of the text: the headline itself, upper-cased, or a deck line.
+    tops = [(pid, t) for pid, t in shapes["headline_top"]]
+    assert any(t == truth[pid]["title"] for pid, t in tops) and any(t.isupper() for _, t in tops)
+    one = [r for r in truth.values() if r["kind"] == "original" and families[r["id"]]["family"] == "brief"]
+    top_lines = {t for _, t in tops}
+    for r in one:  # one paragraph (under a headline line, for some)
+        rest = [p for p in paragraphs(r["text"]) if p not in top_lines]
+        assert len(rest) == 1 and "\n" not in rest[0] and 30 <= len(rest[0].split()) <= 120, r["id"]
+    for pid, t in shapes["table"] + shapes["list"] + shapes["chromeprose"]:
+        assert t in _truth_lines(truth[pid]["text"]), (pid, t)
+
+
+def test_hard_chrome_changes_per_page(hard_data):
+    pages, truth, by_page, families = hard_data
+    roles = defaultdict(list)
+    for pid, labels in by_page.items():
+        for x in labels:
+            roles[x["role"]].append((pid, x["text"]))
+    stamps = [t for _, t in roles["stamp"]]
+    assert any(t.startswith("Posted on ") and " by " in t for t in stamps)
+    assert any(t.startswith("Last updated") for t in stamps)
+    counters = [t for _, t in roles["counter"]]
+    assert any(re.search(r"\b\d+ Comments\b", t) for t in counters) and any(re.search(r"\bShares \d+\b", t) for t in counters)
+    crumbs = [(pid, t) for pid, t in roles["hcrumbs"]]
+    assert any(t.endswith(pages[pid]["title"].split(" | ")[0]) or t.endswith("…") for pid, t in crumbs)
+    assert any(truth[pid]["title"] and t.endswith(" › " + truth[pid]["title"]) for pid, t in crumbs if truth[pid]["kind"] != "exact_copy")
+    assert roles["htags"] and roles["hprevnext"]
+    teasers = [t for _, t in roles["hrelated"] if len(t.split()) > 8]
+    for end in ("...", "…", "[…]", "Read more"):
+        assert any(t.endswith(end) for t in teasers), end
+    # Per-page chrome: a site's stamps and counters differ from page to page.
+    by_site = defaultdict(set)
+    for pid, t in roles["stamp"] + roles["counter"]:
+        by_site[pages[pid]["site"]].add(t)
+    assert max(len(v) for v in by_site.values()) >= 5
+    for pid, t in roles["stamp"] + roles["counter"] + roles["hrelated"] + roles["htags"]:
+        assert t.strip() not in _truth_lines(truth[pid]["text"]), (pid, t)
+
+
+def test_hard_stories_are_short_and_copies_heavily_edited(hard_data):
+    pages, truth, by_page, families = hard_data
+    firsts = first_pages(truth)
+    words = [len(r["text"].split()) for r in firsts.values()]
+    assert sum(60 <= w <= 120 for w in words) >= 0.25 * len(words)
+    edits = Counter(e for r in truth.values() if r["kind"] == "copy" for e in r["edits"].split(",") if e)
+    for e in ("truncate_any", "sentences", "lead", "retitle", "words_heavy", "reorder", "headline", "truncate"):
+        assert edits[e] >= 5, e
+    for r in truth.values():
+        if r["kind"] != "copy":
+            continue
+        orig = firsts[r["story"]]
+        got, src = set(re.findall(r"\w+", r["text"].lower())), set(re.findall(r"\w+", orig["text"].lower()))
+        # Heavily edited but still the same story: most of its words come from the original.
+        assert len(got & src) >= 0.6 * len(got), r["id"]
+        if "retitle" in r["edits"].split(","):
+            assert r["title"] != orig["title"]
+        if "truncate_any" in r["edits"].split(","):
+            assert len(paragraphs(r["text"])) < len(paragraphs(orig["text"])) + ("insert" in r["edits"])
+
+
+def test_hard_precision_traps_are_distinct_stories(hard_data):
+    pages, truth, by_page, families = hard_data
+    firsts = list(first_pages(truth).values())
+    sh = [shingles(r["text"]) for r in firsts]
+    paras = [set(paragraphs(r["text"])) for r in firsts]
+    related = {(r["story"], r["parent"]) for r in firsts if r["parent"]}
+    traps = followups = 0
+    for (a, ra), (b, rb) in itertools.combinations(enumerate(firsts), 2):
+        shared = paras[a] & paras[b]
+        parent = (ra["story"], rb["story"]) in related or (rb["story"], ra["story"]) in related
+        j = jaccard(sh[a], sh[b])
+        if parent:
+            followups += 1
+            assert shared and j < 0.5, (ra["story"], rb["story"])
+        elif shared:
+            traps += 1  # a shared boilerplate or background paragraph: still two stories
+            assert j < 0.55, (ra["story"], rb["story"])
+        else:
+            assert j < 0.4, (ra["story"], rb["story"], j)
+    assert traps >= 10 and followups >= 5
+    kinds = {r["story"]: r["kind"] for r in firsts}
+    assert sum(k == "followup" for k in kinds.values()) >= 5
+
+
+def test_hard_is_deterministic(hard, tmp_path):
+    again = tmp_path / "again"
+    generate(SAMPLE_SOURCE, again, pages=HARD_PAGES, seed=3, shard_pages=600, profile="hard")
+    for f in ("raw/pages-00000.jsonl.gz", "raw/pages-00002.jsonl.gz"):
+        with gzip.open(hard / f) as a, gzip.open(again / f) as b:
+            assert a.read() == b.read()
+    for f in ("truth.parquet", "labels/lines.parquet", "labels/pages.parquet"):
+        assert pq.read_table(hard / f).equals(pq.read_table(again / f)), f
+
+
+def test_lines_report_attributes_errors_to_shapes_and_roles(hard, hard_data, tmp_path):
+    """The breakdown script on a fake build: published = truth minus its table lines plus the stamps."""
+    import pyarrow as pa
+
+    from benchmarks.lines_report import analyse
+
+    pages, truth, by_page, families = hard_data
+    ids, texts, lost_rows = [], [], []
+    expect_lost = expect_kept = 0
+    for pid, r in truth.items():
+        if r["kind"] not in ("original", "copy"):
+            continue
+        keep = []
+        for ln in _truth_lines(r["text"]):
+            if labels_shape_or(by_page[pid], ln) == "table":
+                lost_rows.append(dict(id=pid, stage="clean", line=1, rule="site_repeated_line", text=ln))
+                expect_lost += 1
+            else:
+                keep.append(ln)
+        other = {x["text"] for x in by_page[pid] if x["role"] != "stamp"}
+        stamps = [x["text"] for x in by_page[pid] if x["role"] == "stamp" and x["text"] not in other]
+        expect_kept += len(stamps)
+        ids.append(pid)
+        texts.append("\n\n".join(stamps + keep))
+    build = tmp_path / "build"
+    (build / "data").mkdir(parents=True)
+    (build / "rejected-lines").mkdir()
+    pq.write_table(pa.table({"id": ids, "text": texts}), build / "data" / "train-00000.parquet")
+    pq.write_table(pa.Table.from_pylist(lost_rows), build / "rejected-lines" / "x.parquet")
+    res = analyse(hard, build)
+    assert expect_lost > 50 and expect_kept > 50
+    assert res["lost"] == Counter({("table", "clean:site_repeated_line"): expect_lost})
+    assert res["kept"] == Counter({"stamp": expect_kept})
+    assert res["docs"] == len(ids) and res["recall"] < 1 and res["precision"] < 1
+
+
+def labels_shape_or(labels: list[dict], text: str) -> str:
+    return next((x["shape"] for x in labels if x["role"] == "body" and x["text"].strip() == text), "")

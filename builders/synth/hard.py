@@ -201,7 +201,8 @@ def _counter(kind: str, rng: random.Random) -> str:
 
 
 def _tag_words(page: Page, rng: random.Random) -> list[str]:
-    caps = [w for w in re.findall(r"\b[A-Z][a-z]{3,}\b", page.headline + " " + " ".join(page.paragraphs[:2]))
+    prose = [q for q in page.paragraphs[:3] if "\n" not in q]  # not the words of a table's lines
+    caps = [w for w in re.findall(r"\b[A-Z][a-z]{3,}\b", page.headline + " " + " ".join(prose))
             if w not in ("This", "That", "There", "They", "When", "After", "Under", "According")]
     tags = list(dict.fromkeys(caps))
     rng.shuffle(tags)

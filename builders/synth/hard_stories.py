@@ -140,7 +140,7 @@ def company(j: int) -> dict:
     ]).format(name=name, ticker=ticker, town=town, business=business, year=year, staff=_int_comma(staff),
               countries=countries, product=_SECTORS[tail], ceo=ceo, since=rng.randint(2006, 2019))
     return dict(name=name, ticker=ticker, town=town, business=business, product=_SECTORS[tail], ceo=ceo,
-                boilerplate=boiler)
+                boilerplate=_vary_after(boiler, rng, "About "))
 
 
 def region(j: int) -> dict:
@@ -164,7 +164,7 @@ def region(j: int) -> dict:
               f"talks between the two governments broke down {rng.randint(2, 5)} years ago. About "
               f"{_int_comma(rng.randint(8, 60) * 1000)} people live in the contested strip, most of them farmers "
               f"who cross the line every day to reach their fields and markets.")
-    return dict(place=place, topic=topic, background=bg)
+    return dict(place=place, topic=topic, background=_vary(bg, rng, 0.6))
 
 
 # --------------------------------------------------------------------------- variation
@@ -196,7 +196,7 @@ _VARY = {
     "rise": ["rise", "increase"], "stoppage": ["stoppage", "walkout", "strike"], "consent": ["consent", "permission", "agreement"],
     "visitors": ["visitors", "readers", "users"], "devices": ["devices", "computers and phones", "browsers"],
     "would appeal": ["would appeal", "would challenge the decision", "planned to contest the ruling"], "changed": ["changed", "redesigned", "altered"],
-    "messages": ["messages", "posts"], "rumours": ["rumours", "false claims", "hoaxes"], "survey": ["survey", "research", "study"],
+    "messages": ["messages", "posts"], "rumours": ["rumours", "false claims", "hoaxes"], "survey": ["survey", "poll", "study"],
     "taken down": ["taken down", "removed", "deleted"], "editor": ["editor", "editor-in-chief", "chief editor"],
     "moderating": ["moderating", "policing", "checking"],
     "published": ["published", "printed", "run"], "town centre": ["town centre", "high street", "centre"],
@@ -220,6 +220,14 @@ _VARY = {
     "worked through the night": ["worked through the night", "worked overnight", "did not stop all night"],
 }
 _VARY_RE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _VARY), key=len, reverse=True)) + r")\b", re.IGNORECASE)
+
+
+def _vary_after(text: str, rng: random.Random, prefix: str) -> str:
+    """``_vary`` the text, except the "About <name>:" heading a boilerplate may open with."""
+    if text.startswith(prefix) and ": " in text:
+        head, rest = text.split(": ", 1)
+        return head + ": " + _vary(rest, rng, 0.5)
+    return _vary(text, rng, 0.5)
 
 
 def _vary(text: str, rng: random.Random, rate: float = 0.7) -> str:
@@ -605,7 +613,7 @@ def _short(spec: StorySpec, rng: random.Random) -> Story:
               "science": f"{t1} researchers find {vals['find']} linked to disease",
               "transport": f"{t1}-{t2} rail line to close for {vals['n2']} weekends"}
     shapes = ["short"]
-    if spec.region >= 0:
+    if spec.region >= 0 and topic in ("strike", "weather", "transport"):  # no border dispute under a match report
         paras.append(region(spec.region)["background"])
         shapes.append("background")
     return Story(titles[topic], tuple(paras), tuple(shapes), dict(lead=lead, town=t1, topic=topic, top=titles[topic].upper()))
