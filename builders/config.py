@@ -221,6 +221,9 @@ class MinHashConfig(Section):
         0.8, gt=0, le=1, description="also copies: a document whose shingles lie this much inside another's (false: off)"
     )
     seed: int = Field(1, ge=0, description="seed of the MinHash permutations")
+    lead: Annotated[Optional[float], BeforeValidator(lambda v: None if v is False else v)] = Field(
+        0.6, gt=0, le=1, description="also copies: documents whose openings (about 60 words) reach this Jaccard similarity (false: off)"
+    )
 
 
 class DedupConfig(Section):

@@ -70,7 +70,7 @@ def test_switches():
 def test_threshold_decides():
     rows = [("a", BASE, 1), ("b", NEAR, 2)]
     assert sum(r["kept"] for r in cluster(rows, minhash={"threshold": 0.5})[1]) == 1
-    assert sum(r["kept"] for r in cluster(rows, minhash={"threshold": 0.99, "containment": False})[1]) == 2
+    assert sum(r["kept"] for r in cluster(rows, minhash={"threshold": 0.99, "containment": False, "lead": False})[1]) == 2
 
 
 def test_truncated_copy_is_found_by_containment_not_by_jaccard():
@@ -80,7 +80,7 @@ def test_truncated_copy_is_found_by_containment_not_by_jaccard():
     with_containment = {r["id"]: r for r in cluster(rows)[1]}
     assert not with_containment["cut"]["kept"] and with_containment["cut"]["cluster"] == "full"
     assert with_containment["other"]["kept"]
-    without = cluster(rows, minhash={"containment": False})[1]
+    without = cluster(rows, minhash={"containment": False, "lead": False})[1]
     assert all(r["kept"] for r in without)
 
 
@@ -141,3 +141,15 @@ def test_reduce_ignores_input_order():
     features = DedupFeatures(config)(table)
     shuffled = features.take(pa.array([2, 0, 3, 1]))
     assert reduce(features, config).equals(reduce(shuffled, config))
+
+
+def test_a_copy_buried_in_chrome_is_found_by_its_opening_and_a_follow_up_opening_alike_is_not():
+    """A short story whose page kept 200 words of teasers: Jaccard and containment fail, the
+    opening matches. A follow-up that repeats only the parent's first paragraph stays apart."""
+    story = article(20, paragraphs=2)
+    buried = story + "\n\n" + article(21, paragraphs=5)
+    follow_up = story.split("\n\n")[0] + "\n\n" + article(22, paragraphs=3)
+    by_id = {r["id"]: r for r in cluster([("a", story, 1), ("b", buried, 2), ("c", follow_up, 3)])[1]}
+    assert by_id["b"]["cluster"] == "a" and by_id["b"]["method"] == "lead"
+    assert by_id["c"]["kept"] and by_id["c"]["size"] == 1
+    assert all(r["kept"] for r in cluster([("a", story, 1), ("b", buried, 2)], minhash={"lead": False})[1])

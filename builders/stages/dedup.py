@@ -64,6 +64,8 @@ class DedupFeatures:
     def __init__(self, config: DedupConfig) -> None:
         self.config = config
         self.layout = edges.layout(config)
+        lead = config.minhash and config.minhash.lead is not None
+        self.lead_perms = min(edges.LEAD_PERMS, config.minhash.num_perm) if lead else 0
 
     @property
     def width(self) -> int:
@@ -82,6 +84,8 @@ class DedupFeatures:
         ]
         if self.config.minhash:
             fields.append(pa.field("signature", pa.list_(pa.uint32(), self.config.minhash.num_perm)))
+        if self.lead_perms:
+            fields.append(pa.field("lead", pa.list_(pa.uint32(), self.lead_perms)))
         fields.append(pa.field("keys", pa.list_(pa.uint64(), self.width)))
         return pa.schema(fields)
 
@@ -120,6 +124,10 @@ class DedupFeatures:
             ctx.lead_signature = minhash.signatures(shingles[lead], doc[lead], n, mh.num_perm, mh.seed)
             columns["signature"] = pa.FixedSizeListArray.from_arrays(pa.array(ctx.signature.ravel(), pa.uint32()),
                                                                      mh.num_perm)
+            if self.lead_perms:
+                columns["lead"] = pa.FixedSizeListArray.from_arrays(
+                    pa.array(np.ascontiguousarray(ctx.lead_signature[:, : self.lead_perms]).ravel(), pa.uint32()),
+                    self.lead_perms)
         columns["shingles"] = pa.array(ctx.shingles, pa.int32())
         keys = [edges.producer(name).keys(ctx, self.config) for name, _ in self.layout]
         keys = np.concatenate(keys, axis=1) if keys else np.zeros((n, 0), np.uint64)
@@ -172,7 +180,7 @@ class Dedup(CorpusStep):
             rows = pq.ParquetFile(path).metadata.num_rows
             build_groups.append(tasks.Group(str(model / "groups" / f"s{shard:05d}"), rows, shard))
         groups += build_groups
-        store = tasks.Store(tuple(groups), config.minhash.num_perm if config.minhash else None)
+        store = tasks.Store(tuple(groups), config.minhash.num_perm if config.minhash else None, self.features.lead_perms)
         total = store.total
         if index:
             partitions = index.partitions
@@ -181,7 +189,7 @@ class Dedup(CorpusStep):
         # 1. Each shard's map output to its group files and its keys to one file per partition.
         bands = model / "bands"
         scatter = [tasks.ScatterTask(str(path), g.path, str(bands), shard, int(store.starts[len(groups) - len(build_groups) + i]),
-                                     partitions, store.num_perm)
+                                     partitions, store.num_perm, store.lead_perms)
                    for i, ((shard, path), g) in enumerate(zip(summaries, build_groups))]
         executor.map(tasks.run_task, scatter)
         # 2. Per partition: candidates, verified by the producer that found them.

@@ -163,9 +163,7 @@ class MinHash(EdgeProducer):
         bands, rows = candidate_params(config.minhash)
         keys = np.concatenate([minhash.band_hashes(ctx.signature, bands, rows),
                                minhash.band_hashes(ctx.lead_signature, bands, rows)], axis=1)
-        keys[keys == 0] = 1
-        keys[ctx.shingles == 0] = 0  # documents with no words have no signature: never let them meet
-        return keys
+        return _no_empty(keys, ctx)
 
     @staticmethod
     def verify(store, a, b, config):
@@ -176,6 +174,49 @@ class MinHash(EdgeProducer):
             out[lo : lo + _EDGE_BLOCK] = verify_signatures(
                 store.signatures(x), store.signatures(y), store.info(x, "shingles"), store.info(y, "shingles"),
                 mh.threshold, mh.containment)
+        return out
+
+
+def _no_empty(keys: np.ndarray, ctx: MapContext) -> np.ndarray:
+    keys[keys == 0] = 1
+    keys[ctx.shingles == 0] = 0  # documents with no words have no signature: never let them meet
+    return keys
+
+
+#: Permutations of the opening's signature kept for verification (its first values).
+LEAD_PERMS = 64
+
+
+@edge_producer
+class Lead(EdgeProducer):
+    """The same opening: a copy whose page kept chrome the cleaning missed, or that was cut short
+    or had paragraphs added, still opens with the story's first ~60 words. Candidates come from the
+    MinHash producer's lead bands (this producer adds no keys of its own); a pair is a copy when
+    the Jaccard similarity of the openings' shingles reaches `minhash.lead`."""
+
+    name = "lead"
+    order = 20
+
+    @staticmethod
+    def enabled(config: DedupConfig) -> bool:
+        return config.minhash is not None and config.minhash.lead is not None
+
+    @staticmethod
+    def width(config: DedupConfig) -> int:
+        return 0
+
+    @staticmethod
+    def keys(ctx: MapContext, config: DedupConfig) -> np.ndarray:
+        return np.zeros((ctx.n, 0), np.uint64)
+
+    @staticmethod
+    def verify(store, a, b, config):
+        out = np.empty(len(a), np.float32)
+        for lo in range(0, len(a), _EDGE_BLOCK):
+            x, y = a[lo : lo + _EDGE_BLOCK], b[lo : lo + _EDGE_BLOCK]
+            jaccard = (store.leads(x) == store.leads(y)).mean(axis=1)
+            ok = (jaccard >= config.minhash.lead) & (store.info(x, "shingles") > 0) & (store.info(y, "shingles") > 0)
+            out[lo : lo + _EDGE_BLOCK] = np.where(ok, jaccard, np.nan)
         return out
 
 

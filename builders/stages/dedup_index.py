@@ -40,7 +40,7 @@ def hash_config(config: DedupConfig) -> dict:
     if mh:
         bands, rows = edges.candidate_params(mh)
         out.update(num_perm=mh.num_perm, ngram=mh.ngram, seed=mh.seed, bands=bands, rows=rows,
-                   lead_shingles=edges.LEAD_SHINGLES)
+                   lead_shingles=edges.LEAD_SHINGLES, lead_perms=min(edges.LEAD_PERMS, mh.num_perm) if mh.lead else 0)
     return out
 
 

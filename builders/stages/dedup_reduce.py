@@ -99,16 +99,18 @@ class Group:
 class Store:
     groups: tuple[Group, ...]
     num_perm: Optional[int]
+    lead_perms: int = 0
     _maps: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.starts = np.r_[0, np.cumsum([g.rows for g in self.groups])].astype(np.int64)
 
     def __getstate__(self):
-        return {"groups": self.groups, "num_perm": self.num_perm}
+        return {"groups": self.groups, "num_perm": self.num_perm, "lead_perms": self.lead_perms}
 
     def __setstate__(self, state):
-        self.groups, self.num_perm, self._maps = state["groups"], state["num_perm"], {}
+        self.groups, self.num_perm, self.lead_perms, self._maps = (state["groups"], state["num_perm"],
+                                                                   state["lead_perms"], {})
         self.__post_init__()
 
     @property
@@ -137,6 +139,9 @@ class Store:
 
     def signatures(self, idx: np.ndarray) -> np.ndarray:
         return self._gather(idx, "sig", self.num_perm, np.uint32)
+
+    def leads(self, idx: np.ndarray) -> np.ndarray:
+        return self._gather(idx, "lead", self.lead_perms, np.uint32)
 
     def info(self, idx: np.ndarray, column: str) -> np.ndarray:
         return self._gather(idx, "info", len(INFO), np.int64, INFO.index(column))
@@ -174,6 +179,7 @@ class ScatterTask:
     base: int  # dense number of the shard's first document
     partitions: int
     num_perm: Optional[int]
+    lead_perms: int = 0
     batch_rows: int = 8192
 
     def run(self) -> int:
@@ -183,6 +189,8 @@ class ScatterTask:
         folder.mkdir(parents=True, exist_ok=True)
         sig = np.lib.format.open_memmap(folder / "sig.npy", "w+", np.uint32, (n, self.num_perm)) if self.num_perm else None
         info = np.lib.format.open_memmap(folder / "info.npy", "w+", np.int64, (n, len(INFO)))
+        lead = np.lib.format.open_memmap(folder / "lead.npy", "w+", np.uint32, (n, self.lead_perms)) \
+            if self.lead_perms else None
         writers: dict[int, pq.ParquetWriter] = {}
         meta = None
         row = 0
@@ -197,6 +205,8 @@ class ScatterTask:
                     t.column("length").to_numpy(), dates])
                 if sig is not None:
                     sig[row : row + k] = t.column("signature").combine_chunks().flatten().to_numpy().reshape(k, self.num_perm)
+                if lead is not None:
+                    lead[row : row + k] = t.column("lead").combine_chunks().flatten().to_numpy().reshape(k, self.lead_perms)
                 m = t.select(list(META_COLUMNS))
                 if meta is None:
                     meta = pq.ParquetWriter(folder / "meta.parquet", m.schema)
@@ -228,8 +238,9 @@ class ScatterTask:
                 w.close()
             if meta is not None:
                 meta.close()
-            if sig is not None:
-                sig.flush()
+            for array in (sig, lead):
+                if array is not None:
+                    array.flush()
             info.flush()
         return n
 
@@ -263,18 +274,11 @@ class PairTask:
         doc = table.column("doc").to_numpy()
         rank = table.column("rank").to_numpy()
         del table
-        producer_of_band = np.repeat(np.arange(len(self.widths), dtype=np.int8), self.widths)
-        a, b, prod = candidates(band, key, doc, rank, producer_of_band, self.n_index)
+        a, b = candidates(band, key, doc, rank, self.n_index)
         del band, key, doc, rank
-        out_a, out_b, out_p, out_s = [], [], [], []
-        for p, name in enumerate(self.producers):
-            sel = prod == p
-            if not sel.any():
-                continue
-            x, y = a[sel], b[sel]
-            sim = edges.producer(name).verify(self.store, x, y, self.config)
-            ok = ~np.isnan(sim)
-            out_a.append(x[ok]), out_b.append(y[ok]), out_p.append(np.full(ok.sum(), p, np.int8)), out_s.append(sim[ok])
+        sim, how = verify_pairs(self.store, a, b, self.config, self.producers)
+        ok = how >= 0
+        out_a, out_b, out_p, out_s = [a[ok]], [b[ok]], [how[ok].astype(np.int8)], [sim[ok]]
         result = pa.table([pa.array(np.concatenate(v) if v else np.empty(0, t.to_pandas_dtype()), t)
                            for v, t in zip((out_a, out_b, out_p, out_s), EDGE_SCHEMA.types)], schema=EDGE_SCHEMA)
         Path(self.out).parent.mkdir(parents=True, exist_ok=True)
@@ -282,10 +286,11 @@ class PairTask:
         return result.num_rows
 
 
-def candidates(band, key, doc, rank, producer_of_band, n_index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct (producer, a < b) pairs of documents sharing a key, not both indexed."""
+def candidates(band, key, doc, rank, n_index) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct pairs a < b of documents sharing a key in some band, not both indexed: each
+    document with the first of its key group by rank, and with the one just before it."""
     if len(key) < 2:
-        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int8)
+        return np.empty(0, np.int64), np.empty(0, np.int64)
     order = np.lexsort((rank, key, band))
     band_s, key_s = band[order], key[order]
     starts = np.r_[True, (band_s[1:] != band_s[:-1]) | (key_s[1:] != key_s[:-1])]
@@ -294,19 +299,28 @@ def candidates(band, key, doc, rank, producer_of_band, n_index) -> tuple[np.ndar
     link = ~starts
     previous = np.r_[-1, order[:-1]]
     second = link & (previous != head)
-    src = np.r_[order[link], order[second]]
-    dst = np.r_[head[link], previous[second]]
-    prod = producer_of_band[band[src]]
-    x, y = doc[src], doc[dst]
+    x = np.r_[doc[order[link]], doc[order[second]]]
+    y = np.r_[doc[head[link]], doc[previous[second]]]
     a, b = np.minimum(x, y), np.maximum(x, y)
     keep = (a != b) & (b >= n_index)
-    a, b, prod = a[keep], b[keep], prod[keep]
-    if not len(a):
-        return a, b, prod
-    order = np.lexsort((b, a, prod))
-    a, b, prod = a[order], b[order], prod[order]
-    distinct = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1]) | (prod[1:] != prod[:-1])]
-    return a[distinct], b[distinct], prod[distinct]
+    pairs = np.unique(np.stack([a[keep], b[keep]], axis=1), axis=0) if keep.any() else np.empty((0, 2), np.int64)
+    return pairs[:, 0].copy(), pairs[:, 1].copy()
+
+
+def verify_pairs(store: "Store", a: np.ndarray, b: np.ndarray, config: DedupConfig,
+                 producers: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Similarity and producer (index, -1: none) of each pair: the first producer, in order, that
+    verifies it. The same rule judges candidates and members against their survivor."""
+    sim = np.full(len(a), np.nan, np.float32)
+    how = np.full(len(a), -1, np.int64)
+    for p, name in enumerate(producers):
+        todo = np.flatnonzero(how < 0)
+        if not len(todo):
+            break
+        got = edges.producer(name).verify(store, a[todo], b[todo], config)
+        ok = ~np.isnan(got)
+        sim[todo[ok]], how[todo[ok]] = got[ok], p
+    return sim, how
 
 
 @dataclass(frozen=True)
@@ -473,17 +487,8 @@ def cluster(m: int, ea: np.ndarray, eb: np.ndarray, priority: np.ndarray, is_new
         old = ~is_new[members]
         assigned[members[old]] = True
         members, heads = members[~old], heads[~old]
-        sim = np.full(len(members), np.nan, np.float32)
-        how = np.full(len(members), -1, np.int64)
-        for p, name in enumerate(producers):
-            todo = np.isnan(sim)
-            if not todo.any():
-                break
-            got = edges.producer(name).verify(store, nodes[members[todo]], nodes[heads[todo]], config)
-            ok = ~np.isnan(got)
-            where = np.flatnonzero(todo)[ok]
-            sim[where], how[where] = got[ok], p
-        joined = ~np.isnan(sim)
+        sim, how = verify_pairs(store, nodes[members], nodes[heads], config, producers)
+        joined = how >= 0
         survivor[members[joined]] = heads[joined]
         similarity[members[joined]] = sim[joined]
         method[members[joined]] = how[joined]
@@ -574,7 +579,7 @@ class IndexGroupTask:
         keep = ~np.isin(rows + self.base, dropped)
         out = Path(self.out)
         out.mkdir(parents=True, exist_ok=True)
-        for name in ("sig", "info"):
+        for name in ("sig", "lead", "info"):
             if (src / f"{name}.npy").exists():
                 data = np.load(src / f"{name}.npy", mmap_mode="r")
                 np.save(out / f"{name}.npy", np.asarray(data[keep]))
