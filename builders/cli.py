@@ -37,6 +37,8 @@ def make_parser() -> argparse.ArgumentParser:
     build.add_argument("--keep-work", action="store_true", help="keep intermediate files (OUT/_work) for inspection")
     build.add_argument("--strict", action="store_true",
                        help="fail when any record is quarantined (input.max_quarantined=0)")
+    build.add_argument("--overwrite", action="store_true",
+                       help="replace the output folder even when it holds files that are not the previous release's")
 
     show = commands.add_parser("config", help="validate a config and print it with every default filled in")
     config_options(show)
@@ -49,7 +51,40 @@ def make_parser() -> argparse.ArgumentParser:
     cluster.add_argument("id", metavar="ID", help="the id of any document of the cluster")
     cluster.add_argument("--full", action="store_true", help="every diff line, not the first 80 per copy")
     cluster.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    _release_commands(commands)
     return parser
+
+
+def _release_commands(commands) -> None:
+    verify = commands.add_parser("verify", help="check a release against its manifest.json (sizes and sha256)")
+    verify.add_argument("folder", metavar="OUT", help="the release folder")
+    verify.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    publish = commands.add_parser("publish", help="upload a finished, verified release to the Hugging Face Hub")
+    publish.add_argument("folder", metavar="OUT", help="the release folder")
+    publish.add_argument("--to-hub", required=True, metavar="REPO", help="dataset repository id, e.g. user/news-corpus")
+    publish.add_argument("--private", action="store_true", help="create the repository private")
+    publish.add_argument("--debug", action="store_true", help="show the traceback of an error")
+
+
+def _release(args) -> int:
+    from pathlib import Path
+
+    from builders import release
+
+    folder = Path(args.folder)
+    if args.command == "publish":
+        print(f"uploaded {folder} to {args.to_hub}: {release.upload(folder, args.to_hub, private=args.private)}")
+        return EXIT_OK
+    problems, extra, count = release.verify(folder)
+    for problem in problems:
+        print(f"{folder}/{problem}", file=sys.stderr)
+    for rel in extra:
+        print(f"not in the manifest (ignored): {folder}/{rel}")
+    if problems:
+        print(f"error: {len(problems)} of {count} files do not match {folder}/manifest.json", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"ok: {count} files match {folder}/manifest.json")
+    return EXIT_OK
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -60,6 +95,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
             sys.stdout.write(show_cluster(args.folder, args.id, args.full))
             return EXIT_OK
+        if args.command in ("verify", "publish"):
+            return _release(args)
         from builders.config import dump_config, load_config
 
         overrides = list(args.overrides)
@@ -103,7 +140,7 @@ def _build(config, args) -> int:
 
     err = Console(stderr=True)
     if args.quiet:
-        result = run_build(config, keep_work=args.keep_work)
+        result = run_build(config, keep_work=args.keep_work, overwrite=args.overwrite)
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -118,7 +155,7 @@ def _build(config, args) -> int:
                     tasks[phase] = bar.add_task(phase, total=total)
                 bar.update(tasks[phase], completed=done, total=total)
 
-            result = run_build(config, progress=tell, keep_work=args.keep_work)
+            result = run_build(config, progress=tell, keep_work=args.keep_work, overwrite=args.overwrite)
     if not args.quiet:
         _summary(result, Console())
     if not result.stats["totals"]["reconciled"]:

@@ -246,7 +246,33 @@ class DedupConfig(Section):
 class PublishConfig(Section):
     output: str = Field(..., description="output folder (replaced atomically at the end of a build)")
     formats: list[Literal[PUBLISH_FORMATS]] = Field(["parquet", "hf"], min_length=1, description="what to write")
-    shard_rows: int = Field(100_000, ge=1, description="maximum documents per published Parquet shard")
+    max_shard_size: ByteSize = Field(
+        500_000_000, ge=1 << 14, description="most bytes per published Parquet file (the Hub's and `datasets`' 500MB)"
+    )
+    shard_rows: Optional[int] = Field(
+        None, ge=1, description="most documents per published Parquet file; the files of a split share them evenly"
+    )
+    row_group_size: ByteSize = Field(
+        32_000_000, ge=1 << 12,
+        description="most uncompressed bytes per Parquet row group: what a streaming reader, and publish, hold at once"
+    )
+    splits: dict[str, float] = Field(
+        {"train": 1.0}, description="split name -> share of documents, assigned by a stable hash of the id"
+    )
+    license: str = Field("unknown", min_length=1, description="license identifier for the dataset card (Hub ids: cc-by-4.0, other, ...)")
+
+    @model_validator(mode="after")
+    def _check_splits(self) -> "PublishConfig":
+        if not self.splits:
+            raise ValueError("splits: name at least one split, e.g. {train: 1.0}")
+        for name, share in self.splits.items():
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+                raise ValueError(f"splits: {name!r} is not a split name (letters, digits and _, a letter first)")
+            if not 0 < share <= 1:
+                raise ValueError(f"splits: {name}: {share!r} must be a share above 0 and at most 1")
+        if abs(sum(self.splits.values()) - 1) > 1e-6:
+            raise ValueError(f"splits: the shares add up to {sum(self.splits.values()):g}, not 1")
+        return self
 
 
 class ExecutorConfig(Section):

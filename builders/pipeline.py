@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from builders import __version__
+from builders import __version__, release
 from builders.config import BuildConfig, expand_inputs
 from builders.errors import BuildError
 from builders.executors import make_executor
@@ -227,12 +227,14 @@ class BuildResult:
 Progress = Callable[[str, int, int], None]
 
 
-def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_work: bool = False) -> BuildResult:
-    """Build the corpus the config describes and publish it atomically to `publish.output`."""
+def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_work: bool = False,
+              overwrite: bool = False) -> BuildResult:
+    """Build the corpus the config describes and publish it atomically to `publish.output`
+    (a folder holding anything but a previous release's files only with `overwrite`)."""
     started = time.time()
     wall: dict[str, float] = {}
     output = Path(config.publish.output)
-    _check_output(output)
+    _check_output(output, overwrite)
     files = expand_inputs(config)
     if not files:
         raise BuildError("input.paths matched no files")
@@ -271,7 +273,7 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
             t0 = time.perf_counter()
             tell("publish", 0, 1)
             sources = [t.documents(final_kind) for t in tasks]
-            published = publish_stage.publish(config, staging, sources, executor)
+            published = publish_stage.publish(config, staging, sources, executor, inputs=files)
         stage = ledger.stage("publish")
         stage.docs_in = stage.docs_out = published.rows
         stage.seconds = time.perf_counter() - t0
@@ -284,7 +286,8 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
         examples = _quarantine_examples(staging)
         if not keep_work:
             shutil.rmtree(staging / WORK, ignore_errors=True)
-        _swap_into_place(staging, output)
+        release.write_manifest(staging, config.name)
+        _swap_into_place(staging, output, overwrite)
         for step in steps:  # lasting side effects of corpus steps (the dedup index), once published
             if step.closes:
                 step.closes.commit()
@@ -391,17 +394,12 @@ def _quarantine_examples(staging: Path, limit: int = 5) -> list[dict]:
     return rows[:limit]
 
 
-def _check_output(output: Path) -> None:
-    if output.exists() and (not output.is_dir() or (any(output.iterdir()) and not (output / "stats.json").exists())):
-        raise BuildError(f"publish.output: {output} exists and is not a previous build; remove it or choose another folder")
+def _check_output(output: Path, overwrite: bool = False) -> None:
+    """Refuse, before any work, to replace a folder holding anything but a previous release."""
+    release.check_output(output, overwrite)
 
 
-def _swap_into_place(staging: Path, output: Path) -> None:
-    """Replace the output folder in two renames, so readers see the old build or the new one, never half."""
-    old = None
-    if output.exists():
-        old = output.parent / f".{output.name}.old-{uuid.uuid4().hex[:8]}"
-        os.rename(output, old)
-    os.rename(staging, output)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def _swap_into_place(staging: Path, output: Path, overwrite: bool = False) -> None:
+    """Replace the output folder in one atomic exchange (see builders/release.py), so readers and
+    interrupted builds see the old release or the new one, never half."""
+    release.swap_into_place(staging, output, overwrite)

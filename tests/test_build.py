@@ -35,7 +35,7 @@ def test_end_to_end(dump):
 
     frame = pd.read_parquet(out / "data")
     from_parquet = datasets.load_dataset("parquet", data_dir=str(out / "data"), split="train")
-    from_disk = datasets.load_from_disk(str(out / "hf"))
+    from_disk = datasets.load_from_disk(str(out / "hf"))["train"]
     assert len(frame) == len(from_parquet) == len(from_disk) == 6
     assert list(frame.columns) == ["id", "text", "title", "url", "source", "agency", "date", "lang", "lang_score"]
     assert set(frame["lang"]) == {"en"} and (frame["lang_score"] > 0.5).all()  # identified: no lang field in input
@@ -102,12 +102,13 @@ def test_quarantine_is_counted_and_written(tmp_path):
 
 
 def test_rebuild_replaces_previous_output(dump):
+    """A folder holding only a previous release's files is replaced whole (anything else there is
+    refused: tests/test_release.py)."""
     folder, _ = dump
     build(folder)
-    (folder / "out" / "stale.txt").write_text("left over")
     build(folder, ["publish.formats=[parquet]"])
     out = folder / "out"
-    assert not (out / "stale.txt").exists() and not (out / "hf").exists()
+    assert (out / "manifest.json").exists() and not (out / "hf").exists()
     assert not [p for p in folder.iterdir() if p.name.startswith(".out.")]
 
 
@@ -211,7 +212,8 @@ def test_reading_shards_back_does_not_hold_what_was_read(tmp_path, monkeypatch):
     real_write = pq.ParquetWriter.write_table
     monkeypatch.setattr(pq.ParquetWriter, "write_table",
                         lambda self, table, *a, **k: (seen.append(pa.total_allocated_bytes()), real_write(self, table, *a, **k))[1])
-    config = config.model_copy(update={"publish": config.publish.model_copy(update={"formats": ["parquet"]})})
+    # Row groups of 1 MB: publish holds one row group of each split at most (and the batch it reads).
+    config = config.model_copy(update={"publish": config.publish.model_copy(update={"formats": ["parquet"], "row_group_size": 1_000_000})})
     publish_stage.publish(config, tmp_path / "staging", [work / "part-00000.parquet"])
     assert len(seen) >= 40 and max(seen) < 15 << 20, max(seen)
 
