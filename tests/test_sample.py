@@ -67,4 +67,4 @@ def test_loads_with_pandas_and_datasets(sample_build):
     out, _ = sample_build
     n = len(pd.read_parquet(out / "data"))
     assert len(datasets.load_dataset("parquet", data_dir=str(out / "data"), split="train")) == n
-    assert len(datasets.load_from_disk(str(out / "hf"))) == n
+    assert len(datasets.load_from_disk(str(out / "hf"))["train"]) == n  # a DatasetDict, one entry per split
