@@ -174,16 +174,37 @@ def test_manifest_lists_every_file_and_verify_catches_damage(released, tmp_path,
     assert "has no manifest.json" in capsys.readouterr().err
 
 
-def test_publish_to_hub_uploads_the_verified_folder_in_one_commit(released, monkeypatch, capsys):
+def test_publish_to_hub_uploads_the_verified_folder_in_one_commit(released, monkeypatch, capsys, tmp_path):
+    import shutil
+
+    import datasets
+    from huggingface_hub.utils import filter_repo_objects
+
     _, out, _ = released
     calls = []
+    remote = tmp_path / "remote"  # what the repository holds after the commit
+    remote.mkdir()
+    (remote / "data").mkdir()
+    (remote / "data" / "train-00000-of-00009.parquet").write_text("a shard of an older release")
 
     class FakeApi:
+        """Records the calls; applies the one commit to `remote` as the Hub would."""
+
         def create_repo(self, **kwargs):
             calls.append(("create_repo", kwargs))
 
         def upload_folder(self, **kwargs):
             calls.append(("upload_folder", kwargs))
+            local = Path(kwargs["folder_path"])
+            files = [p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file()]
+            upload = set(filter_repo_objects(files, allow_patterns=kwargs["allow_patterns"]))
+            there = [p.relative_to(remote).as_posix() for p in remote.rglob("*") if p.is_file()]
+            for rel in filter_repo_objects(there, allow_patterns=kwargs["delete_patterns"]):
+                if rel not in upload and rel != ".gitattributes":
+                    (remote / rel).unlink()
+            for rel in upload:
+                (remote / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(local / rel, remote / rel)
             return type("CommitInfo", (), {"commit_url": "https://huggingface.co/datasets/me/news/commit/abc"})()
 
     monkeypatch.setattr(release, "hf_api", FakeApi)
@@ -196,6 +217,12 @@ def test_publish_to_hub_uploads_the_verified_folder_in_one_commit(released, monk
     manifest = json.loads((out / "manifest.json").read_text())
     assert sorted(up["allow_patterns"]) == sorted(["manifest.json", *manifest["files"]])
     assert "README.md" in up["allow_patterns"] and up["delete_patterns"] == ["*"]
+    # The repository now holds exactly the release: it verifies, the old shard is gone, and it
+    # loads as the Hub would load it.
+    assert release.verify(remote) == ([], [], len(manifest["files"]))
+    assert not (remote / "data" / "train-00000-of-00009.parquet").exists()
+    loaded = datasets.load_dataset(str(remote), cache_dir=str(tmp_path / "cache"))
+    assert {s: len(loaded[s]) for s in loaded} == {s: len(d) for s, d in datasets.load_from_disk(str(out / "hf")).items()}
     # No token, or a bad repository id: one line, nothing called.
     calls.clear()
     monkeypatch.delenv("HF_TOKEN")
