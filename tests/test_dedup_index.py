@@ -98,3 +98,30 @@ def test_cli_reports_a_refused_index_in_one_line(tmp_path, capsys):
     code = main(["build", str(write_config(tmp_path / "b")), "--set", f"dedup.index={index}", "--set", "executor.workers=1"])
     err = capsys.readouterr().err
     assert code != 0 and "dedup.index" in err and "Traceback" not in err
+
+
+def test_an_indexed_copy_survives_for_what_another_indexed_survivor_rejects(tmp_path):
+    """Indexed S0 and S2 (different enough to both be published) are bridged by a new S1; the
+    new exact copy of S2 is not verified against S0, the component's first survivor, and must
+    then meet S2 in the next round rather than be published again."""
+    from conftest import article
+
+    p = article(60, paragraphs=12).split("\n\n")
+    s0, s1, s2 = ("\n\n".join(p[i : i + 10]) for i in range(3))
+    sections = dict(clean=False, dedup={"minhash": {"threshold": 0.75, "containment": False, "lead": False,
+                                                    "num_perm": 256}})
+    index = tmp_path / "index"
+    write_jsonl(tmp_path / "a" / "raw" / "a.jsonl.gz", [{"id": "s0", "text": s0, "crawled_at": "2020-09-01"},
+                                                        {"id": "s2", "text": s2, "crawled_at": "2020-09-02"}])
+    write_jsonl(tmp_path / "b" / "raw" / "b.jsonl.gz", [{"id": "s1", "text": s1, "crawled_at": "2020-09-03"},
+                                                        {"id": "s2-copy", "text": s2, "crawled_at": "2020-09-04"},
+                                                        {"id": "other", "text": article(61), "crawled_at": "2020-09-04"}])
+    for name in ("a", "b"):
+        config = load_config(write_config(tmp_path / name, **sections),
+                             ["publish.formats=[parquet]", "executor.workers=1", f"dedup.index={index}"])
+        run_build(config)
+    assert set(pq.read_table(tmp_path / "a" / "out" / "data").column("id").to_pylist()) == {"s0", "s2"}
+    assert set(pq.read_table(tmp_path / "b" / "out" / "data").column("id").to_pylist()) == {"other"}
+    rejected = {r["id"]: r for r in pq.read_table(tmp_path / "b" / "out" / "rejected").to_pylist()}
+    assert rejected["s1"]["duplicate_of"] == "s0" and rejected["s2-copy"]["duplicate_of"] == "s2"
+    assert {r["reason"] for r in rejected.values()} == {"published_duplicate"}

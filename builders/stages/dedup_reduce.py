@@ -483,9 +483,9 @@ def cluster(m: int, ea: np.ndarray, eb: np.ndarray, priority: np.ndarray, is_new
         head = by_priority[best[comp]]
         members = involved[head != involved]
         heads = head[head != involved]
-        # Indexed members never join: they leave the rounds as they are.
+        # Indexed members never join a cluster (they are published): they stay for the next
+        # round, where they may survive for the members this survivor rejects.
         old = ~is_new[members]
-        assigned[members[old]] = True
         members, heads = members[~old], heads[~old]
         sim, how = verify_pairs(store, nodes[members], nodes[heads], config, producers)
         joined = how >= 0
