@@ -109,6 +109,21 @@ def card_header(config: BuildConfig, published: Published) -> dict:
     return header
 
 
+def size_rows(sizes: dict) -> list[tuple[str, int]]:
+    """Clusters by size: each size up to 10, then ranges (11-20, 21-50, 51-100, ...)."""
+    bounds = [11, 21, 51, 101, 201, 501, 1001, 10**12]
+    rows: dict[str, int] = {}
+    for size, n in sorted(((int(k), v) for k, v in sizes.items())):
+        if size <= 10:
+            label = str(size)
+        else:
+            lo = max(b for b in bounds if b <= size)
+            hi = bounds[bounds.index(lo) + 1] - 1
+            label = f"{lo:,}-{hi:,}" if hi < 10**11 else f"{lo:,}+"
+        rows[label] = rows.get(label, 0) + n
+    return list(rows.items())
+
+
 def dedup_outcome(staging: Path) -> dict | None:
     """OUT/dedup/summary.json when the dedup stage writes it; else counted from clusters.parquet
     batch by batch: clusters of two or more documents by size, duplicates dropped."""
@@ -158,10 +173,16 @@ def write_card(config: BuildConfig, staging: Path, stats: dict, published: Publi
     if published.files:
         lines += ["The Parquet files also read with `pandas.read_parquet(\"data\")`, `pyarrow.dataset.dataset(\"data\")` "
                   + ("and `datasets.load_from_disk(\"hf\")`." if has["hf"] else "."), ""]
-    lines += ["## Splits", "", "| split | documents | files | Parquet bytes | Arrow bytes |", "| --- | ---: | ---: | ---: | ---: |"]
+    if published.files:
+        lines += ["## Splits", "", "| split | documents | files | Parquet bytes | Arrow bytes |", "| --- | ---: | ---: | ---: | ---: |"]
+    else:
+        lines += ["## Splits", "", "| split | documents | Arrow bytes |", "| --- | ---: | ---: |"]
     for name, split in published.splits.items():
-        size = sum(p.stat().st_size for p in split.files) if published.files else 0
-        lines.append(f"| {name} | {split.rows:,} | {len(split.files) if published.files else 0} | {size:,} | {split.num_bytes:,} |")
+        if published.files:
+            size = sum(p.stat().st_size for p in split.files)
+            lines.append(f"| {name} | {split.rows:,} | {len(split.files)} | {size:,} | {split.num_bytes:,} |")
+        else:
+            lines.append(f"| {name} | {split.rows:,} | {split.num_bytes:,} |")
     shares = ", ".join(f"{n}: {s:g}" for n, s in sorted(config.publish.splits.items()))
     lines += ["", f"Each document's split comes from its id alone ({shares}): the first 53 bits of xxh3-64 of the "
               "UTF-8 id, as a fraction of 2**53, fall in the shares' cumulative ranges taken in split-name order. "
@@ -197,9 +218,9 @@ def write_card(config: BuildConfig, staging: Path, stats: dict, published: Publi
         lines.append(f"Matched: {' and '.join(methods) or 'nothing'}. Copies form clusters; the survivor of each "
                      f"is {KEEP_RULES.get(config.dedup.keep, config.dedup.keep)}.")
         if outcome:
-            lines += ["", f"{outcome['clusters']:,} clusters of two or more documents; {outcome['duplicates']:,} "
+            lines += ["", f"{sum(outcome['sizes'].values()):,} clusters of two or more documents; {outcome['duplicates']:,} "
                       "copies dropped.", "", "| cluster size | clusters |", "| ---: | ---: |"]
-            lines += [f"| {size} | {n:,} |" for size, n in sorted(outcome["sizes"].items(), key=lambda kv: int(kv[0]))]
+            lines += [f"| {label} | {n:,} |" for label, n in size_rows(outcome["sizes"])]
     if published.languages:
         lines += ["", "## Languages", "", "| language | documents |", "| --- | ---: |"]
         lines += [f"| {code or 'unknown'} | {n:,} |" for code, n in list(published.languages.items())[:20]]

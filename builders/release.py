@@ -202,6 +202,8 @@ def upload(folder: Path, repo: str, private: bool = False, api=None) -> str:
     """Upload a verified release to the dataset repo `repo` in one commit: every manifest file,
     and remote files the release no longer has are deleted in that same commit. Token from the
     environment (HF_TOKEN) or a saved `huggingface-cli login`. Returns the commit URL."""
+    if repo.count("/") != 1 or not all(repo.split("/")):
+        raise BuildError(f"--to-hub: {repo!r} is not a repository id such as user/news-corpus")
     problems, _, count = verify(folder)
     if problems:
         raise BuildError(f"{folder} fails verification ({problems[0]}{' and more' if len(problems) > 1 else ''}); "
@@ -211,8 +213,6 @@ def upload(folder: Path, repo: str, private: bool = False, api=None) -> str:
     token = get_token()
     if not token:
         raise BuildError("no Hugging Face token: set HF_TOKEN (a write token) or run `huggingface-cli login`")
-    if repo.count("/") != 1 or not all(repo.split("/")):
-        raise BuildError(f"--to-hub: {repo!r} is not a repository id such as user/news-corpus")
     api = api or hf_api()
     manifest = read_manifest(folder)
     try:
