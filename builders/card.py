@@ -43,6 +43,11 @@ REJECTED_COLUMNS = {
     "duplicate_of": "for dedup: the id of the published copy it duplicates",
     "_ord": "input position: index of the input file (order of inputs.json) * 2**36 + the record's position in it",
 }
+CLUSTER_COLUMNS = {
+    "cluster": "the surviving copy's id", "kept": "whether this document is the survivor",
+    "method": "how it matched: exact or minhash; null for a document with no copy",
+    "duplicate_of": "the survivor it copies", "size": "documents in its cluster",
+}
 SAMPLE_CHARS = 300
 
 
@@ -252,8 +257,10 @@ def write_card(config: BuildConfig, staging: Path, stats: dict, published: Publi
     if has["hf"]:
         lines.append("- `hf/`: the same as a `datasets.DatasetDict` (`datasets.load_from_disk`).")
     if has["dedup"]:
-        lines.append("- `dedup/clusters.parquet`: every document that reached dedup: id, cluster (the surviving "
-                     "copy's id), kept, method (exact or minhash), duplicate_of, size.")
+        columns = _columns(staging / "dedup", "clusters.parquet")
+        lines.append("- `dedup/clusters.parquet`: every document that reached dedup, one row each: "
+                     + ", ".join(f"`{c}`" + (f" ({CLUSTER_COLUMNS[c]})" if c in CLUSTER_COLUMNS else "") for c in columns)
+                     + ".")
     if has["rejected"]:
         lines.append("- `rejected/*.parquet`: every dropped document: " + ", ".join(
             f"`{c}` ({REJECTED_COLUMNS.get(c, 'kept from the documents')})" for c in _columns(staging / "rejected")) + ".")
@@ -280,8 +287,8 @@ def write_card(config: BuildConfig, staging: Path, stats: dict, published: Publi
     (staging / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _columns(folder: Path) -> list[str]:
-    first = next(iter(sorted(folder.glob("*.parquet"))), None)
+def _columns(folder: Path, pattern: str = "*.parquet") -> list[str]:
+    first = next(iter(sorted(folder.glob(pattern))), None)
     return pq.ParquetFile(first).schema_arrow.names if first else []
 
 

@@ -132,10 +132,15 @@ def test_card_body_is_honest_and_portable(released):
     assert "`rejected/*.parquet`" in card and (out / "rejected").is_dir()
     for named in set(re.findall(r"`((?:data|hf|rejected|dedup|figures|quarantine|rejected-lines)/)", card)):
         assert (out / named).is_dir(), named
-    # Internal columns left in rejected files are documented there.
+    # Every column of rejected files is documented, internal ones too; no other file has any.
     for path in (out / "rejected").glob("*.parquet"):
         for column in pq.read_schema(path).names:
             assert f"`{column}` (" in card
+    for path in out.rglob("*.parquet"):
+        if path.parent.name != "rejected":
+            assert not [c for c in pq.read_schema(path).names if c.startswith("_")], path
+    for column in pq.read_schema(out / "dedup" / "clusters.parquet").names:
+        assert f"`{column}`" in card
     # Figures: real PNG files of the size the header says, referenced by the card.
     for name in ("languages.png", "lengths.png"):
         data = (out / "figures" / name).read_bytes()
