@@ -357,6 +357,8 @@ elif point == "manifest":  # writing the manifest, the release's last file
     release.write_manifest = partial
 elif point == "swap":  # everything written and flushed, just before the exchange
     release._exchange = die
+elif point == "fsync":  # everything written, flushing it to disk before the rename
+    release.fsync_tree = die
 run_build(load_config(sys.argv[1], ["publish.max_shard_size=20000", "publish.formats=[parquet, hf]"]))
 """
 
@@ -375,3 +377,14 @@ def test_a_build_killed_during_publish_leaves_the_previous_release_whole(tmp_pat
     assert after == before
     assert release.verify(out)[0] == []
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.building-")]  # the killed build's leftovers
+
+
+def test_a_first_build_killed_during_publish_leaves_no_output(tmp_path):
+    wire_dump(tmp_path, stories=20, copies=1, files=2)
+    config = write_config(tmp_path)
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(config), "fsync"], capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not (tmp_path / "out").exists()
+    # The next build is not confused by the killed one's leftovers.
+    run_build(load_config(config))
+    assert release.verify(tmp_path / "out")[0] == []
