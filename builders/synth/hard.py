@@ -363,10 +363,30 @@ class HardGenerator(_Generator):
                 shapes[para] = "prose"
         return fam, shapes
 
+    def build(self, i: int) -> dict:
+        rec = super().build(i)
+        body = rec["body"]
+        if body and body[0] in self._tops and _page_headline(body[0], rec["page_title"]):
+            # The page's own headline over its text: the builder moves it to `title` instead of
+            # keeping it twice (README), so the truth has it as the page's title line, not text.
+            at = next(j for j, (role, _) in enumerate(rec["blocks"]) if role == "body")
+            first, _, rest = rec["blocks"][at][1].partition("\n")
+            if first.strip() == body[0].strip():
+                rec["blocks"] = (rec["blocks"][:at] + [("title", first)] + ([("body", rest)] if rest.strip() else [])
+                                 + rec["blocks"][at + 1 :])
+                rec["body"] = body[1:]
+        return rec
+
     def blocks(self, site, page, rng):
         if site.dateline_style == "inline" and page.paragraphs and page.paragraphs[0] in self._tops:
             site = dataclasses.replace(site, dateline_style="line")  # no dateline glued to a headline line
         return hard_blocks(site, page, rng)
+
+
+def _page_headline(line: str, page_title: str) -> bool:
+    """The line is the page's headline: its title, or its title before a site's suffix."""
+    line, title = line.strip().lower(), page_title.strip().lower()
+    return len(line) >= 15 and (line == title or title.startswith(line + " "))
 
 
 def line_labels(gen: HardGenerator, rec: dict, page_id: str) -> tuple[list[dict], dict]:
