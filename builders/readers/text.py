@@ -26,8 +26,9 @@ class PerFileReader(Reader):
         """The record of one file's bytes, or None after quarantining it."""
         raise NotImplementedError
 
-    def limit(self) -> int:
-        return self.config.max_record_bytes
+    def limit(self) -> tuple[int, str]:
+        """The most bytes one file may hold, and the config key that says so."""
+        return self.config.max_record_bytes, "input.max_record_bytes"
 
     def records(self, pieces: list[Piece], ledger: Ledger) -> Iterator[Batch]:
         rows, files = [], []
@@ -51,7 +52,7 @@ class PerFileReader(Reader):
         return Batch(table, np.zeros(len(rows), dtype=np.int64), np.asarray(files, dtype=np.int64))
 
     def _read(self, piece: Piece, ledger: Ledger) -> Optional[bytes]:
-        limit = self.limit()
+        limit, key = self.limit()
         try:
             with io.open_decompressed(piece.path) as stream:
                 data = stream.read(limit + 1)
@@ -59,7 +60,7 @@ class PerFileReader(Reader):
             self.quarantine(ledger, piece, 0, "unreadable", f"cannot read the file: {first_line(exc)}")
             return None
         if len(data) > limit:
-            self.quarantine(ledger, piece, 0, "too_large", f"file larger than {limit:,} bytes", raw=data[:2000])
+            self.quarantine(ledger, piece, 0, "too_large", f"file larger than {key} ({limit:,} bytes)", raw=data[:2000])
             return None
         return data
 
@@ -119,11 +120,19 @@ class HtmlReader(PerFileReader):
             return True
         return start.startswith((b"<!--", b"<head", b"<meta", b"<?xml")) and b"<html" in head[:8192].lower()
 
-    def limit(self) -> int:
-        return self.config.html.max_bytes
+    def limit(self) -> tuple[int, str]:
+        return page_limit(self.config)
 
     def document(self, piece, data, ledger):
         return extract(self, piece, 0, data, None, None, ledger)
+
+
+def page_limit(config) -> tuple[int, str]:
+    """The most bytes of one HTML page (a file, a WARC payload): the smaller of input.html.max_bytes
+    and input.max_record_bytes, with the key that sets it."""
+    if config.max_record_bytes < config.html.max_bytes:
+        return config.max_record_bytes, "input.max_record_bytes"
+    return config.html.max_bytes, "input.html.max_bytes"
 
 
 def extract(reader: Reader, piece: Piece, position: int, data: bytes, url: Optional[str],

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from builders.readers.base import Batch, Piece, Reader, register
-from builders.readers.text import HtmlReader, extract
+from builders.readers.text import HtmlReader, extract, page_limit
 from builders.stages.base import Ledger
 from builders.text.warc import WarcProblem, iter_warc, warc_index
 
@@ -50,9 +50,10 @@ class WarcReader(Reader):
 
     def records(self, pieces: list[Piece], ledger: Ledger) -> Iterator[Batch]:
         rows, positions, files = [], [], []
+        limit, key = page_limit(self.config)
         for piece in pieces:
             for item in iter_warc(piece.path, start=piece.start, number=piece.first, stop=piece.stop,
-                                  max_payload_bytes=self.config.html.max_bytes):
+                                  max_payload_bytes=limit):
                 if isinstance(item, WarcProblem):
                     self.quarantine(ledger, piece, item.offset, "bad_warc_record",
                                     f"record {item.number}: {item.message}" + (" (rest of file unreadable)" if item.fatal else ""))
@@ -63,7 +64,7 @@ class WarcReader(Reader):
                     continue
                 if item.too_large:
                     self.quarantine(ledger, piece, item.offset, "too_large",
-                                    f"payload larger than input.html.max_bytes ({self.config.html.max_bytes:,} bytes)",
+                                    f"payload larger than {key} ({limit:,} bytes)",
                                     field="text")
                     continue
                 row = extract(self, piece, item.offset, item.payload, item.target_uri, item.content_type, ledger)

@@ -544,6 +544,38 @@ def _run_resiliparse(html: str, url: str | None) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- hostile markup
+
+# Markup the parsers take super-linear time on, in C code that SIGALRM cannot interrupt (measured
+# on a busy core): one tag with n distinct attributes is quadratic in both lxml and lexbor
+# (40,000: lxml 2.6 s; 500,000: many minutes), and lexbor's adoption agency is quadratic in
+# misnested formatting elements (`<a><b><i><u>` x 20,000: 1.5 s, x 100,000: 21 s). Real pages
+# have tags of a few dozen attributes and a handful of unclosed <b> or <font>.
+MAX_ATTRIBUTES = 1000
+MAX_UNCLOSED_FORMATTING = 10_000
+_START_TAG = re.compile(r"""<[A-Za-z](?:[^>"']+|"[^"]*"|'[^']*')*""")  # a start tag, quoted values skipped
+_QUOTED = re.compile(r""""[^"]*"|'[^']*'""")
+_ATTRIBUTE = re.compile(r"[^\s=/]+(?:\s*=\s*[^\s=/]*)?")
+_FORMATTING = r"(?:a|b|big|code|em|font|i|nobr|s|small|strike|strong|tt|u)"
+_FORMATTING_START = re.compile(rf"<{_FORMATTING}[\s/>]", re.I)
+_FORMATTING_END = re.compile(rf"</{_FORMATTING}[\s>]", re.I)
+
+
+def _hostile_markup(html: str, extractor: str) -> str | None:
+    """Why the page would hold a parser for minutes in C code, or None (a regex pass, ~2 ms/MB)."""
+    for m in _START_TAG.finditer(html):
+        if m.end() - m.start() > 4 * MAX_ATTRIBUTES:  # shorter tags cannot hold that many attributes
+            count = len(_ATTRIBUTE.findall(_QUOTED.sub("''", m.group(0)))) - 1  # the first is the tag name
+            if count > MAX_ATTRIBUTES:
+                name = m.group(0)[1:40].split()[0]
+                return f"a <{name}> tag with {count:,} attributes (more than {MAX_ATTRIBUTES:,})"
+    if extractor == "resiliparse":
+        unclosed = len(_FORMATTING_START.findall(html)) - len(_FORMATTING_END.findall(html))
+        if unclosed > MAX_UNCLOSED_FORMATTING:
+            return f"{unclosed:,} unclosed formatting elements (<a>, <b>, <i>, ...; more than {MAX_UNCLOSED_FORMATTING:,})"
+    return None
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -559,7 +591,8 @@ def extract_article(
     """The article in one HTML page's bytes.
 
     Raises ExtractionError with code "too_large" (more than `max_bytes`, checked before any
-    parsing), "not_html" (a binary file or no markup), "timeout" (longer than `timeout` seconds;
+    parsing), "not_html" (a binary file or no markup), "too_complex" (markup a parser would take
+    minutes on, out of the time limit's reach: see `_hostile_markup`), "timeout" (longer than `timeout` seconds;
     enforced only in the main thread), "parse_error" (the extractor failed; one line),
     "no_text" (nothing extracted) or "extractor_missing" (resiliparse not installed); ValueError
     for an extractor name not in EXTRACTORS (a caller's mistake, not the page's).
@@ -579,6 +612,9 @@ def extract_article(
         html = _join_cjk_lines(html)
         if not _TAG.search(html):
             raise ExtractionError("not_html", "no HTML markup in the page")
+        hostile = _hostile_markup(html, extractor)
+        if hostile:
+            raise ExtractionError("too_complex", hostile)
         run = _run_trafilatura if extractor == "trafilatura" else _run_resiliparse
         try:
             fields = run(html, url)
