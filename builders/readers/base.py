@@ -157,7 +157,7 @@ class Reader:
     def note_keys(self, ledger: Ledger, keys) -> None:
         """Top-level record keys one file has: those neither mapped nor kept are counted as unused."""
         used = {k.split(".")[0] for k in self.keys} | set(self.keys)
-        ledger.stage(STAGE).unused_keys.update(k for k in dict.fromkeys(keys) if k not in used)
+        ledger.stage(STAGE).unused_keys.update(_shown_key(k) for k in dict.fromkeys(keys) if k not in used)
 
     def skip(self, ledger: Ledger, reason: str, n: int = 1) -> None:
         """Input entries that are not documents (WARC request records, redirects): counted, not read."""
@@ -167,6 +167,15 @@ class Reader:
         """Ids when no id field is set: the file name and the record's position in it."""
         names = {i: p.rstrip("/").rsplit("/", 1)[-1] for i, p in self.paths.items()}
         return pa.array([f"{names[f]}:{p}" for f, p in zip(batch.files.tolist(), batch.positions.tolist())], pa.string())
+
+
+def _shown_key(key) -> str:
+    """A record key as stats and the dataset card show it: printable, UTF-8, at most 100 characters
+    (keys come from the input: control characters, lone surrogates, megabytes of key)."""
+    key = str(key)
+    if not key.isprintable():
+        key = repr(key)[1:-1]  # escapes controls and lone surrogates
+    return key if len(key) <= 100 else key[:97] + "..."
 
 
 @dataclass

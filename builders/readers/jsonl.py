@@ -115,9 +115,13 @@ class JsonlReader(Reader):
                     value = json.dumps(value, ensure_ascii=False)
                 elif value is not None and not isinstance(value, str):
                     value = json.dumps(value)
+                if value is not None and not _encodable(value):
+                    bad = (key, "a lone surrogate (a \\ud800-\\udfff escape without its pair): not Unicode text")
+                    break
                 row[key] = value
             if bad:
-                self.quarantine(ledger, piece, number, "nested_value", bad[1], field=bad[0], raw=line)
+                code = "nested_value" if bad[1].startswith("expected") else "invalid_unicode"
+                self.quarantine(ledger, piece, number, code, bad[1], field=bad[0], raw=line)
                 continue
             rows.append(row)
             kept.append(number)
@@ -193,6 +197,17 @@ def _lookup(record: dict, key: str):
             return None
         value = value.get(part)
     return value
+
+
+def _encodable(value: str) -> bool:
+    """Whether a string is Unicode text Arrow can hold (JSON can escape lone surrogates; UTF-8 cannot)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _depth(text: str) -> int:
