@@ -306,12 +306,21 @@ def load_config(
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start + 1} cannot be read)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config: {exc.strerror or exc}") from None
+    try:
+        # safe_load: tags such as !!python/object are refused (an error), never constructed.
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["unreadable"])[0]
         raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid YAML: nested too deeply") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {type(raw).__name__}")
     _resolve_paths(raw, path.resolve().parent, only=None)
@@ -348,13 +357,25 @@ def describe_error(err: dict, raw: dict) -> str:
         return f"{key}: required key is missing"
     value = err.get("input")
     msg = err["msg"]
+    shown = _shown(value)
     if kind == "literal_error":
         msg = "must be one of " + err["ctx"]["expected"]
     if kind == "value_error":
         msg = str(err.get("ctx", {}).get("error", msg.removeprefix("Value error, ")))
         if isinstance(value, dict):  # a check of the whole section: its message names the key
             return f"{key}: {msg}"
-    return f"{key}: {value!r} is not allowed: {msg}"
+    return f"{key}: {shown} is not allowed: {msg}"
+
+
+def _shown(value: Any) -> str:
+    """A value as the error shows it: short, on one line, in bounded time (YAML aliases can make a
+    few lines stand for billions of nested items, and a plain repr would write them all out)."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxlevel, short.maxstring, short.maxother = 2, 80, 80
+    short.maxlist = short.maxtuple = short.maxdict = short.maxset = 5
+    return " ".join(short.repr(value).split())
 
 
 def _model_at(loc: list[str]) -> type[BaseModel]:
@@ -384,7 +405,7 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
         raise ConfigError(f"--set {item!r}: expected dotted.key=value, e.g. dedup.minhash.threshold=0.7")
     try:
         value = yaml.safe_load(text) if text.strip() else ""
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         value = text
     return key.split("."), value
 
