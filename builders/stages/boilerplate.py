@@ -9,7 +9,10 @@ A line of a sentence's length must also stand on a good share of the site's page
 reuse a background sentence or paragraph now and then, while chrome that long (a cookie notice,
 an "about us" blurb) is on most pages of its site. Folding digits makes a results table look the
 same on every results story, so a line with digits inside the article body counts as chrome only
-when it is a stamp or a counter.
+when it is a stamp or a counter. And a line standing in the article (between its first and last
+paragraph, or in the list items and data rows right after its last paragraph) counts as chrome
+only when its site shows it on a good share of its pages: "- Surrender her passport" and "Qtr"
+recur on a site's court and results stories, while a site's own promo stands on most of its pages.
 """
 
 from __future__ import annotations
@@ -74,18 +77,38 @@ STAMP = (r"(?i)\b\d{1,2}:\d{2}\b|\b(19|20)\d{2}\b|\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2
          r"|\b\d[\d,.]*k? (comments?|views?|shares?|replies|responses|reads)\b|\bago\b|\bpage \d+ of \d+\b")
 
 
-def _table_lines(lines: Lines) -> np.ndarray:
-    """Lines whose repetition is no evidence of chrome: a line with digits inside the article body
-    (between its first and last paragraph) that is no stamp or counter. Once digits are folded, a
-    financial table ("Revs 73.4 mln vs 86.7 mln") has the same shape on every results story."""
+#: A data row: a short line with digits ("Revs 73.4 mln vs 86.7 mln").
+_ROW_WORDS = 12
+
+
+def _article_lines(lines: Lines) -> tuple[np.ndarray, np.ndarray]:
+    """(lines standing in the article, its rows): lines between its first and last paragraph, and
+    the runs of list items and data rows (with their headers, "Qtr", "... must:") right after its
+    last paragraph or just before its first. A page with no paragraph of BODY_WORDS is anchored by
+    its sentences instead. Repetition is evidence against an article line only when its site shows
+    it on a good share of its pages ("- Surrender her passport" recurs on a site's court stories,
+    its promo on most pages), and never against a row with digits that is no stamp or counter:
+    with digits folded, a results table has the same shape on every results story."""
+    from builders.stages.clean import prose_lines
     from builders.text import chrome
 
-    digits = lines.match(r"\d") & ~lines.empty
-    if not digits.any():
-        return digits
     body = lines.words >= chrome.BODY_WORDS
-    inside = (lines.upto(body) > 0) & (lines.onwards(body) > 0)  # from the first paragraph to the last
-    return digits & inside & ~lines.match(STAMP)
+    per_doc = np.bincount(lines.doc[body], minlength=len(lines.text))
+    anchor = body | (prose_lines(lines) & (per_doc[lines.doc] == 0))
+    inside = (lines.upto(anchor) > 0) & (lines.onwards(anchor) > 0)
+    after = (lines.onwards(anchor) == 0) & (lines.upto(anchor) > 0) & ~lines.empty
+    before = (lines.upto(anchor) == 0) & (lines.onwards(anchor) > 0) & ~lines.empty
+    digits = lines.match(r"\d") & ~lines.empty & ~lines.match(STAMP)
+    row = lines.match(chrome.LIST_ITEM) | (digits & (lines.words <= _ROW_WORDS))
+    _, following = lines.neighbours()
+    next_row = (following >= 0) & row[np.maximum(following, 0)]
+    header = next_row & ((lines.words <= 4) & ~lines.match(r"[.!?]$") | lines.match(r":$"))
+    cont = row | header
+    # Runs of rows touching the article: after its last paragraph, or just before its first.
+    tail = after & cont & (lines.upto(after & ~cont) == 0)
+    head = before & cont & (lines.onwards(before & ~cont) == 0)
+    article = inside | tail | head
+    return article, article & (digits | row)
 
 
 def _pair_keys(site: np.ndarray, line: np.ndarray) -> np.ndarray:
@@ -103,6 +126,7 @@ class RepeatedLines(CorpusStep):
     def __init__(self, min_sites: int = 2) -> None:
         self.min_sites = min_sites
         self.site_pairs: np.ndarray | None = None
+        self.common_pairs: np.ndarray | None = None
         self.everywhere: np.ndarray | None = None
 
     def map(self, table: pa.Table) -> pa.Table | None:
@@ -153,10 +177,14 @@ class RepeatedLines(CorpusStep):
         everywhere = per_line.filter(pc.greater_equal(per_line["site_count"], self.min_sites))["line"]
         model.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.table({"key": np.sort(_pair_keys(chrome["site"].to_numpy(), chrome["line"].to_numpy()))}), model / "site-lines.parquet")
+        frequent = stats.filter(pc.and_(varied, common)).select(["site", "line"])
+        pq.write_table(pa.table({"key": np.sort(_pair_keys(frequent["site"].to_numpy(), frequent["line"].to_numpy()))}),
+                       model / "site-common-lines.parquet")
         pq.write_table(pa.table({"line": np.sort(everywhere.to_numpy())}), model / "lines.parquet")
 
     def load(self, model: Path, shard: int) -> None:
         self.site_pairs = pq.read_table(model / "site-lines.parquet")["key"].to_numpy()
+        self.common_pairs = pq.read_table(model / "site-common-lines.parquet")["key"].to_numpy()
         self.everywhere = pq.read_table(model / "lines.parquet")["line"].to_numpy()
 
     def apply(self, table: pa.Table, ledger: Ledger) -> pa.Table:
@@ -166,6 +194,9 @@ class RepeatedLines(CorpusStep):
         shapes = line_shapes(lines.lines)
         pairs = _pair_keys(_site_keys(table)[lines.doc], shapes)
         on_site = np.isin(pairs, self.site_pairs)
-        drop = ~lines.empty & (on_site | np.isin(shapes, self.everywhere)) & ~_table_lines(lines)
+        drop = ~lines.empty & (on_site | np.isin(shapes, self.everywhere))
+        if drop.any():  # in the article, repetition is evidence only where the site repeats it often
+            article, rows = _article_lines(lines)
+            drop &= (~article | np.isin(pairs, self.common_pairs)) & ~rows
         lines.removed(ledger, self.stage, REPEATED_RULES, np.where(on_site, 0, 1), drop, table.column("id"))
         return _set_text(table, lines.join(~drop))

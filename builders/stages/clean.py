@@ -94,6 +94,17 @@ class Lines:
             self._words = count_words(self.lines)
         return self._words
 
+    def neighbours(self) -> tuple[np.ndarray, np.ndarray]:
+        """The nearest non-empty line before and after each line in its document (-1: none)."""
+        n = len(self)
+        index = np.where(~self.empty, np.arange(n), -1)
+        previous = np.maximum.accumulate(np.r_[-1, index[:-1]])
+        previous = np.where((previous >= 0) & (self.doc[np.maximum(previous, 0)] == self.doc), previous, -1)
+        ahead = np.where(~self.empty, np.arange(n), n)
+        following = np.minimum.accumulate(np.r_[ahead[1:], n][::-1])[::-1]
+        following = np.where((following < n) & (self.doc[np.minimum(following, n - 1)] == self.doc), following, -1)
+        return previous, following
+
     def match(self, pattern: str) -> np.ndarray:
         return pc.fill_null(pc.match_substring_regex(self.lines, pattern), False).to_numpy(zero_copy_only=False)
 
@@ -180,7 +191,26 @@ def _set_agency(table: pa.Table, found: pa.Array) -> pa.Table:
 
 
 #: Names removed lines are counted under: the fixed chrome rules, then the positional ones.
-RULES = [*chrome.CHROME_RULE_NAMES, "teaser", "teaser_title", "after_end_marker", "headline"]
+RULES = [*chrome.CHROME_RULE_NAMES, "teaser", "teaser_title", "after_end_marker", "headline", "previous_next_title",
+         "tag_run"]
+
+
+def prose_lines(lines: Lines) -> np.ndarray:
+    """Sentences: lines of at least PROSE_WORDS words ending in sentence punctuation."""
+    return (lines.words >= chrome.PROSE_WORDS) & lines.match(r"[.!?][\"”’')]?$")
+
+
+def _runs_after(lines: Lines, label: np.ndarray, member: np.ndarray) -> np.ndarray:
+    """Lines in an unbroken run of `member` lines (empty lines aside) right after a `label` line."""
+    full = np.flatnonzero(~lines.empty)
+    out = np.zeros(len(lines), dtype=bool)
+    if not len(full):
+        return out
+    m, doc = member[full], lines.doc[full]
+    breaker = np.maximum.accumulate(np.where(~m, np.arange(len(full)), -1))  # nearest non-member at or before
+    at = np.maximum(breaker, 0)
+    out[full[m & (breaker >= 0) & label[full][at] & (doc[at] == doc)]] = True
+    return out
 
 
 @clean_step("strip_chrome", 20, when=lambda c: c.strip_chrome)
@@ -234,14 +264,13 @@ class StripChrome(Transform):
         body = body_lines(lines) & ~teaser_shaped & ~drop  # a long cookie notice is not the article
         body_seen = lines.upto(body)
         after_body = body_seen - body >= chrome.BODY_BEFORE_TAIL
+        # The article has begun after one paragraph or one sentence of prose (a short story may have
+        # no paragraph of BODY_WORDS); "trailing": no paragraph after the line.
+        prose = prose_lines(lines) & ~teaser_shaped & ~drop
+        begun = (body_seen - body >= 1) | (lines.upto(prose) - prose >= 1)
+        trailing = (lines.onwards(body) - body) == 0
 
-        # Neighbours: the nearest non-empty line before and after each line, in the same document.
-        index = np.where(~lines.empty, np.arange(n), -1)
-        previous = np.maximum.accumulate(np.r_[-1, index[:-1]])
-        previous = np.where((previous >= 0) & (lines.doc[np.maximum(previous, 0)] == lines.doc), previous, -1)
-        ahead = np.where(~lines.empty, np.arange(n), n)
-        following = np.minimum.accumulate(np.r_[ahead[1:], n][::-1])[::-1]
-        following = np.where((following < n) & (lines.doc[np.minimum(following, n - 1)] == lines.doc), following, -1)
+        previous, following = lines.neighbours()
 
         # A list's dashed items are article text: the dash-line rule holds only outside lists.
         item = lines.match(chrome.LIST_ITEM)
@@ -257,9 +286,10 @@ class StripChrome(Transform):
         # A teaser is a short snippet under a headline-like line, with no article paragraph after it;
         # it drops with that headline.
         words = lines.words
-        headline_like = ~lines.empty & (words <= chrome.HEADLINE_MAX_WORDS) & ~lines.match(r"\.$")
-        trailing = (lines.onwards(body) - body) == 0  # no article paragraph after the line
-        teaser = (teaser_shaped & after_body & trailing & (words <= chrome.TEASER_MAX_WORDS)
+        # A headline: short, no full stop or ellipsis at its end, no sentence ending inside it.
+        headline_like = (~lines.empty & (words <= chrome.HEADLINE_MAX_WORDS) & ~lines.match(r"(\.|…)[\"”’']?$")
+                         & ~lines.match(r"[.!?…][\"”’']?\s+[\"“‘']?[A-Z]"))
+        teaser = (teaser_shaped & begun & trailing & (words <= chrome.TEASER_MAX_WORDS)
                   & (previous >= 0) & headline_like[np.maximum(previous, 0)])
         titles = previous[teaser]
         code[teaser & (code < 0)] = RULES.index("teaser")
@@ -267,8 +297,23 @@ class StripChrome(Transform):
         code[titles[code[titles] < 0]] = RULES.index("teaser_title")
         drop[titles] = True
 
-        # Everything from the first end-of-article marker after the body has begun goes.
-        marker = lines.match(self._tail) & after_body
+        # A bare "Previous article" / "Next post" label: the headline it links to, on the next line, goes too.
+        nav = drop & lines.match(chrome.NAV_LABEL)
+        link = following[nav]
+        link = link[link >= 0]
+        link = link[headline_like[link] & ~body[link] & ~prose[link] & begun[link] & (code[link] < 0)]
+        code[link] = RULES.index("previous_next_title")
+        drop[link] = True
+        # Tags one per line under a "Tags" label.
+        label = lines.match(chrome.TAG_LABEL)
+        tag = ~lines.empty & ~label & (words <= chrome.TAG_WORDS) & ~lines.match(r"[.!?:;,]$") & (code < 0)
+        tags = _runs_after(lines, label, tag)
+        code[tags] = RULES.index("tag_run")
+        drop |= tags
+
+        # Everything from the first end-of-article marker after the article has begun goes: after
+        # two paragraphs, or after its start when no paragraph follows the marker.
+        marker = lines.match(self._tail) & (after_body | (begun & trailing))
         if marker.any():
             tail = lines.upto(marker) > 0
             code[tail & (code < 0)] = RULES.index("after_end_marker")
@@ -351,8 +396,10 @@ class ListingPage(Filter):
             lines = Lines(text.take(pa.array(suspect)))
             teaser = lines.match(chrome.TEASER_LINE)
             body = body_lines(lines) & ~teaser
+            prose = prose_lines(lines) & ~teaser  # a short story's sentence
             n = len(suspect)
-            listing[suspect] = (np.bincount(lines.doc[teaser], minlength=n) >= 2) & (np.bincount(lines.doc[body], minlength=n) == 0)
+            listing[suspect] = ((np.bincount(lines.doc[teaser], minlength=n) >= 2) & (np.bincount(lines.doc[body], minlength=n) == 0)
+                                & (np.bincount(lines.doc[prose], minlength=n) == 0))
         return pc.if_else(pa.array(listing), "listing_page", pa.scalar(None, pa.string()))
 
 

@@ -5,6 +5,15 @@ from __future__ import annotations
 # Every pattern is matched against one stripped line, case-insensitively, and must cover the
 # whole line: a rule removes a line only when the line is nothing but chrome.
 
+_MONTH = (r"(january|february|march|april|may|june|july|august|september|october|november|december"
+          r"|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)")
+#: A date as pages print it: "January 2, 2020", "2 Jan. 2020".
+_DATE = r"(" + _MONTH + r"\.? \d{1,2},? \d{4}|\d{1,2} " + _MONTH + r"\.? \d{4})"
+
+#: A counter: "12 Comments", "No Comments", "Shares 14", "Comments (4)", "Views: 1,203".
+_COUNTER = (r"((no|one|\d[\d,.]*k?) (comments?|responses?|shares?|views?|reads?|likes?)"
+            r"|(comments?|responses?|shares?|views?|reads?|likes?)\s*(:\s*\d[\d,.]*k?|\d[\d,.]*k?|\(\d[\d,.]*k?\)))")
+
 #: Lines that are always chrome, wherever they stand.
 CHROME_LINES = [
     r"(©|\(c\)|copyright\b).{0,160}",
@@ -17,7 +26,7 @@ CHROME_LINES = [
     r"(leave a (reply|comment)|cancel reply|post a comment|add a comment|join the discussion|reply|post comment|submit)( cancel reply)?\.?",
     r"you must be logged in to post a comment\.?|comments are (moderated|closed).{0,80}",
     r"(name|email|website|comment|your email)\s*\*?",
-    r"(no|\d[\d,.]*k?) (comments?|responses?|shares?|views?|reads?)",
+    _COUNTER + r"(\s*[|·•,]\s*" + _COUNTER + r"){0,5}",
     r"[\w.' -]{2,40} says:",
     r"your email address will not be published\..{0,80}",
     r"(required fields are marked|save my name, email).{0,160}",
@@ -26,8 +35,10 @@ CHROME_LINES = [
     r"(subscribe|sign up)( now)?( (to|for) (our|the) (daily |weekly )?(newsletter|updates|briefing).{0,160})?",
     r"(tags?|filed under|categories|category|topics?)\s*:.{0,300}",
     r"(posted|published|updated|last updated)( on| at)?\s*:?\s.{0,80}",
-    r"(by [\w.'’ -]{2,40}|by .{2,60}\|.{0,160})",
-    r"((monday|tuesday|wednesday|thursday|friday|saturday|sunday),? )?((january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.? \d{1,2},? \d{4}|\d{1,2} (january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.? \d{4})( at \d{1,2}:\d{2}( ?[ap]m)?)?.{0,40}",
+    r"(by [\w.'’ -]{2,40}|by .{2,60}\|.{0,160}|by [\w.'’ -]{2,40}\s[-–—,]\s*" + _DATE + r".{0,40})"
+    r"|(written|reported) by [\w.'’ -]{2,40}( on [\w ,.:]{4,40})?(\W+(reading|read) time\W+\d+ min(ute)?s?( read)?)?\.?"
+    r"|(reading|read) time\s*:?\s*\d+ min(ute)?s?|\d+ min(ute)?s? read",
+    r"((monday|tuesday|wednesday|thursday|friday|saturday|sunday),? )?" + _DATE + r"( at \d{1,2}:\d{2}( ?[ap]m)?)?.{0,40}",
     r"\d+ (seconds?|minutes?|mins?|hours?|days?|weeks?) ago",
     # Navigation, not a sentence that opens with "Next" or "Older": an arrow, a colon or a nav noun.
     r"(«|‹|<|←)\s*(previous|next|older|newer)\b.{0,200}"
@@ -42,7 +53,7 @@ CHROME_LINES = [
     r"this (story|article|report) (was|is) (provided|supplied|written|produced) by .{0,80}",
     r"[—–-]\s*[\w./]{2,30}( [\w./]+){0,2}",  # "— Reuters", "- Staff": three words at most, never a list item
     r"(proudly )?powered by .{0,120}",
-    r"(related|related (posts|articles|stories|news)|you may also like|more (from|stories|news).{0,60}|recommended( for you)?|post navigation|comments|trending( now)?|most (read|popular|viewed))\s*:?",
+    r"(related|related (posts|articles|stories|news)|you (may|might) also like|more (from|stories|news|like this|in this (category|section)).{0,60}|recommended( for you)?|post navigation|comments|trending( now)?|most (read|popular|viewed)|read next|don.t miss|latest (news|posts|stories)|popular (posts|stories|now)|in other news|top (stories|news)|editor.s picks|tags|topics|tagged)\s*:?",
 ]
 
 #: The name each rule of CHROME_LINES is counted under in stats.json (`lines_removed`).
@@ -60,7 +71,9 @@ assert len(CHROME_RULE_NAMES) == len(CHROME_LINES) == len(set(CHROME_RULE_NAMES)
 TAIL_MARKERS = [
     r"leave a (reply|comment)( cancel reply)?",
     r"related|related (posts|articles|stories|news)|you may also like|recommended( for you)?",
-    r"more (from|stories|news).{0,60}|trending( now)?|most (read|popular|viewed)",
+    r"more (from|stories|news|like this|in this (category|section)).{0,60}|trending( now)?|most (read|popular|viewed)",
+    r"read next|you might also like|don.t miss|latest (news|posts|stories)|popular (posts|stories|now)|in other news"
+    r"|top (stories|news)|editor.s picks",
     r"post navigation|comments|share this:?|like this:?|%d bloggers like this:?",
     r"(no|\d+) (comments?|responses?|replies|thoughts on .{0,200})",
 ]
@@ -84,22 +97,34 @@ AGENCY_NAMES = {
 AGENCY_OF = {alias.lower(): name for name, aliases in AGENCY_NAMES.items() for alias in [name, *aliases]}
 AGENCIES = sorted(AGENCY_OF, key=len, reverse=True)
 DATELINE = (r"(?m)^[A-Z][\w.'’ -]{1,40}?(?:,\s*[\w .]{1,25}?)?\s*\((?P<agency>(?i:"
-            + "|".join(a.replace(" ", r"\s") for a in AGENCIES) + r"))\)\s*\.?\s*[-–—]+\s*")
+            + "|".join(a.replace(" ", r"\s") for a in AGENCIES) + r"))\)[ \t]*\.?[ \t]*[-–—]+[ \t]*")
 #: An agency named in a credit line (copyright, source, "— Reuters"): as written or in capitals,
 #: never in lower case ("ap" or "pa" inside a word or a sentence are no credits).
 _CASED = sorted({form for alias in (a for n, al in AGENCY_NAMES.items() for a in [n, *al]) for form in (alias, alias.upper())},
                 key=len, reverse=True)
 AGENCY_CREDIT = r"\b(?P<agency>" + "|".join(a.replace(" ", r"\s") for a in _CASED) + r")\b"
+# An agency's name alone in brackets, "(dpa)", "(EUROPA PRESS)": its credit line.
+CHROME_LINES.append(r"\(\s*(" + "|".join(a.replace(" ", r"\s") for a in AGENCIES) + r")\s*\)\.?")
+CHROME_RULE_NAMES.append("agency_credit")
+assert len(CHROME_RULE_NAMES) == len(CHROME_LINES)
 #: The removed lines that may carry an agency's credit.
-CREDIT_RULES = ["copyright", "rights_reserved", "source_credit", "dash_line", "provided_by"]
+CREDIT_RULES = ["copyright", "rights_reserved", "source_credit", "dash_line", "provided_by", "agency_credit"]
 
 #: A teaser of another story: a snippet cut off with an ellipsis, under a headline-like line (which
 #: goes too), with no article paragraph after it. Quotes and reader comments ending in "..." inside
 #: an article are no teasers.
-TEASER_LINE = r"^.{40,}(\.\.\.|…)$"
+TEASER_LINE = r"(?i)^.{40,}(\.\.\.|…|\[(\.\.\.|…)\])(\s*(read more|continue reading|more)\W{0,3})?$"
 TEASER_MAX_WORDS = 45
 #: A line that can be a teaser's headline: short, not a sentence ending in a full stop.
 HEADLINE_MAX_WORDS = 20
+#: A previous/next label with nothing else on its line: the next line is the linked headline.
+NAV_LABEL = (r"(?i)^(«|‹|<|←)?\s*(previous|next|older|newer)( (posts?|articles?|stor(y|ies)|entry|entries|page))?"
+             r"\s*(»|›|>|→|:)?$")
+#: A tag list's label on a line of its own: the tags follow one per line.
+TAG_LABEL = r"(?i)^(tags?|topics?|tagged( with)?|filed under)\s*:?$"
+#: A line that can be one tag: a few words, no sentence punctuation.
+TAG_WORDS = 3
+
 #: A list item: a line opening with a bullet, a dash or a number; runs of them are article lists.
 LIST_ITEM = r"^([-–—•*·▪]|\d{1,2}[.)])\s+\S"
 
@@ -107,6 +132,8 @@ LIST_ITEM = r"^([-–—•*·▪]|\d{1,2}[.)])\s+\S"
 #: `BODY_BEFORE_TAIL` such lines, so a page whose top mentions "Comments" is not cut short.
 BODY_WORDS = 20
 BODY_BEFORE_TAIL = 2
+#: A sentence of at least this many words is prose: two of them say a short story has begun.
+PROSE_WORDS = 8
 
 
 def whole_line(patterns: list[str]) -> str:
