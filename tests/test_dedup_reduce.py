@@ -224,3 +224,20 @@ def test_show_cluster_prints_members_and_what_differs(tmp_path, capsys):
     assert err.strip() == f"error: nope: not in {out / 'dedup' / 'clusters.parquet'}"
     assert main(["show-cluster", str(tmp_path / "missing"), "x"]) == 1
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_member_corroborated_by_a_verified_copy_joins_under_the_relaxed_containment():
+    """B lies 0.74 inside S (under containment 0.8, over 0.85 x 0.8): alone it stays apart; once
+    A, a verified copy of S, verifies B too, B joins S's cluster."""
+    p = paragraphs(42, 10)
+    extra = article(43, paragraphs=3).split("\n\n")
+    extra[2] = " ".join(extra[2].split()[:20]) + "."
+    s = "\n\n".join(p)
+    b = "\n\n".join(p[:7] + extra)
+    a = "\n\n".join(p[:7] + extra + p[7:])
+    config = {"minhash": {"num_perm": 512, "lead": False}}
+    alone = clusters([("s", s, 1), ("b", b, 3)], **config)
+    assert alone["b"]["kept"], "B is a copy of S on its own: the test needs a borderline B"
+    result = clusters([("s", s, 1), ("a", a, 2), ("b", b, 3)], **config)
+    assert result["a"]["cluster"] == "s" and result["b"]["cluster"] == "s" and result["s"]["size"] == 3
+    assert 0.4 <= result["b"]["similarity"] < 0.8

@@ -308,16 +308,19 @@ def candidates(band, key, doc, rank, n_index) -> tuple[np.ndarray, np.ndarray]:
 
 
 def verify_pairs(store: "Store", a: np.ndarray, b: np.ndarray, config: DedupConfig,
-                 producers: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+                 producers: tuple[str, ...], relaxed: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Similarity and producer (index, -1: none) of each pair: the first producer, in order, that
-    verifies it. The same rule judges candidates and members against their survivor."""
+    verifies it. The same rule judges candidates and members against their survivor; `relaxed`
+    uses each producer's relaxed rule (for members a verified member corroborates)."""
     sim = np.full(len(a), np.nan, np.float32)
     how = np.full(len(a), -1, np.int64)
     for p, name in enumerate(producers):
         todo = np.flatnonzero(how < 0)
         if not len(todo):
             break
-        got = edges.producer(name).verify(store, a[todo], b[todo], config)
+        producer = edges.producer(name)
+        check = producer.verify_relaxed if relaxed else producer.verify
+        got = check(store, a[todo], b[todo], config)
         ok = ~np.isnan(got)
         sim[todo[ok]], how[todo[ok]] = got[ok], p
     return sim, how
@@ -489,6 +492,30 @@ def cluster(m: int, ea: np.ndarray, eb: np.ndarray, priority: np.ndarray, is_new
         members, heads = members[~old], heads[~old]
         sim, how = verify_pairs(store, nodes[members], nodes[heads], config, producers)
         joined = how >= 0
+        # Corroborated members: linked to a member the survivor verified, they are checked against
+        # the survivor again by each producer's relaxed rule, until no more join.
+        cluster_of = np.full(m, -1, np.int64)
+        cluster_of[head] = head
+        cluster_of[members[joined]] = heads[joined]
+        head_of = np.full(m, -1, np.int64)
+        head_of[members] = heads
+        while True:
+            waiting = np.zeros(m, bool)
+            waiting[members[~joined]] = True
+            near = (waiting[x] & (cluster_of[y] >= 0) & (cluster_of[y] == head_of[x])) | \
+                   (waiting[y] & (cluster_of[x] >= 0) & (cluster_of[x] == head_of[y]))
+            linked = np.zeros(m, bool)
+            linked[np.r_[x[near], y[near]]] = True
+            todo = np.flatnonzero(~joined & linked[members])
+            if not len(todo):
+                break
+            got, by = verify_pairs(store, nodes[members[todo]], nodes[heads[todo]], config, producers, relaxed=True)
+            ok = by >= 0
+            if not ok.any():
+                break
+            sim[todo[ok]], how[todo[ok]] = got[ok], by[ok]
+            joined[todo[ok]] = True
+            cluster_of[members[todo[ok]]] = heads[todo[ok]]
         survivor[members[joined]] = heads[joined]
         similarity[members[joined]] = sim[joined]
         method[members[joined]] = how[joined]
