@@ -55,6 +55,19 @@ def test_a_chain_of_borderline_pairs_does_not_merge_two_stories():
     assert 0.75 <= result["b"]["similarity"] < 1
 
 
+def test_a_page_holding_two_stories_does_not_merge_them():
+    """B is story X followed by story Y: X lies wholly inside B and so does Y (each a truncated
+    copy of B by the containment rule), but X and Y share nothing. Union-find would publish one
+    of three; the cluster rule keeps X with B and Y apart, even with B's corroboration."""
+    x, y = article(50, paragraphs=4), article(51, paragraphs=4)
+    b = x + "\n\n" + y
+    config = {"minhash": {"num_perm": 512}}  # Jaccard about 0.49 each: clear of the 0.4 floor
+    assert clusters([("b", b, 2), ("y", y, 3)], **config)["y"]["cluster"] == "b"  # each link is a copy
+    assert clusters([("x", x, 1), ("b", b, 2)], **config)["b"]["cluster"] == "x"
+    result = clusters([("x", x, 1), ("b", b, 2), ("y", y, 3)], **config)
+    assert result["b"]["cluster"] == "x" and result["y"]["kept"] and result["y"]["size"] == 1
+
+
 def test_members_not_verified_against_the_survivor_cluster_among_themselves():
     """S~A~C~D slide along one story; S (earliest) verifies only A: C and D, copies of each other,
     make a cluster of their own instead of joining S's or staying apart."""
