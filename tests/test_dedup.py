@@ -65,6 +65,8 @@ def test_switches():
     assert [r["kept"] for r in exact_only] == [True, True, False]
     _, near_only = cluster(rows, exact=False)
     assert [r["method"] for r in near_only] == ["minhash"] * 3 and sum(r["kept"] for r in near_only) == 1
+    _, neither = cluster(rows, exact=False, minhash=False)
+    assert all(r["kept"] and r["size"] == 1 for r in neither)
 
 
 def test_threshold_decides():

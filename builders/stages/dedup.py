@@ -69,7 +69,8 @@ class DedupFeatures:
 
     @property
     def width(self) -> int:
-        return sum(w for _, w in self.layout)
+        """Key columns per document: at least one (Arrow has no empty fixed-size lists; 0 is no key)."""
+        return max(1, sum(w for _, w in self.layout))
 
     def schema(self) -> pa.Schema:
         fields = [
@@ -131,6 +132,8 @@ class DedupFeatures:
         columns["shingles"] = pa.array(ctx.shingles, pa.int32())
         keys = [edges.producer(name).keys(ctx, self.config) for name, _ in self.layout]
         keys = np.concatenate(keys, axis=1) if keys else np.zeros((n, 0), np.uint64)
+        if keys.shape[1] < self.width:
+            keys = np.concatenate([keys, np.zeros((n, self.width - keys.shape[1]), np.uint64)], axis=1)
         columns["keys"] = pa.FixedSizeListArray.from_arrays(pa.array(keys.ravel(), pa.uint64()), self.width)
         return pa.table({f.name: columns[f.name] for f in self.schema()}, schema=self.schema())
 
