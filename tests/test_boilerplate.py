@@ -106,3 +106,24 @@ def test_financial_tables_in_the_body_stay_while_stamps_go(tmp_path):
     texts = run(pages, tmp_path)
     for p in pages:
         assert texts[p["id"]] == [p["body"][0], *p["table"], p["body"][1]], p["id"]
+
+
+def test_lists_and_tables_at_the_article_edges_stay_while_a_promo_on_every_page_goes(tmp_path):
+    """A court story's conditions recur word for word on a site's court stories, a results table's
+    headers ("Qtr", "Year") on its results stories: in the article (after its last paragraph or
+    before its first) they are text. A site's promo line inside every article is still chrome."""
+    pages = []
+    for story in range(8):
+        body = article(700 + story, paragraphs=2).split("\n\n")
+        if story % 2:  # court story: a list after the last paragraph
+            tail = ["Under the terms of the sentence, he must:", "- Surrender his passport",
+                    "- Report to a probation officer every week", "- Undergo treatment for alcohol abuse"]
+            lines = [body[0], "Get our app for breaking news alerts", body[1], *tail]
+        else:  # results story: the table before the first paragraph and after the last
+            tail = ["Qtr", f"Net {story}.5 mln vs {story + 3}.1 mln", "Year", f"Net {story}9.0 mln vs 1{story}.2 mln"]
+            lines = [tail[1], body[0], "Get our app for breaking news alerts", body[1], *tail]
+        pages.append({"id": f"s-{story}", "source": "wire-news.example", "title": f"Story {story}",
+                      "text": "\n\n".join(["Wire News", *lines]), "want": [l for l in lines if not l.startswith("Get our app")]})
+    texts = run(pages, tmp_path)
+    for p in pages:
+        assert texts[p["id"]] == p["want"], p["id"]

@@ -428,3 +428,78 @@ def test_nfc_changes_only_texts_that_need_it():
     texts = pa.array(["Cafe\u0301 con leche", "plain “quoted” text", None, "\u212b ngstr\u00f6m", "\u1100\u1161"])
     assert nfc(texts).to_pylist() == pc.utf8_normalize(texts, "NFC").to_pylist()
     assert nfc(texts).to_pylist()[0] == "Café con leche"
+
+
+# --- per-page chrome and short stories (the hard generator's shapes) --------------------------
+
+SHORT_STORY = ["Redcliff beat Saltash 2-4 on Friday, with Emil Pereira getting a penalty in the second half.",
+               "A crowd of 57,000 watched the fixture, the largest of the season.",
+               "The win lifts Redcliff to third place with 5 matches left."]
+
+
+def test_per_page_chrome_goes_around_a_long_article():
+    paras = _body(2, 2)
+    page = "\n".join([
+        "By Thomas Wilson - January 2, 2020",
+        "Written by Peter Taylor on January 2, 2020. Reading time: 2 min",
+        paras[0], paras[1],
+        "117 Shares | 14 Comments | 1,170 Views", "Comments (4)", "Shares: 25", "7 SHARES",
+        "(dpa)",
+        "Tags", "Dunhaven", "Okafor", "Politics",
+        "Previous article", "Owen determined to stay in Madrid", "Next Post →", "Glenrock rail line to close",
+        "Top Stories", "1. Flood damages 235 houses in Kilmorey", "2. Chelsea hold Arsenal",
+    ])
+    table, ledger = run([StripChrome(), NormalizeWhitespace()], [page])
+    assert table.column("text").to_pylist() == ["\n".join(paras)]
+    assert table.column("agency").to_pylist() == ["dpa"]
+    removed = ledger.stage("clean").lines_removed
+    assert removed["tag_run"] == 3 and removed["previous_next_title"] == 2 and removed["counter"] == 4
+    assert removed["byline"] == 2 and removed["agency_credit"] == 1 and removed["after_end_marker"] >= 2
+
+
+def test_a_short_story_loses_its_teasers_and_tail_but_keeps_every_sentence():
+    """No paragraph of 20 words: one sentence says the article has begun."""
+    teasers = ["Thornbury Gazette drops paywall for flood coverage",
+               "The Thornbury Gazette removed the subscription paywall from its coverage of the floods on Wednesday [...]",
+               "Greystone beat Foxley 5-0",
+               "Greystone beat Foxley 5-0 on Friday, with Ana Janssen getting a penalty in the second half... Read more"]
+    page = "\n".join(["Home > Sport > Redcliff beat Saltash", *SHORT_STORY, "Related", *teasers,
+                      "3 Comments", "Same old story every year.", "Does anyone have a link to the original statement?"])
+    table, ledger = run([StripChrome(), NormalizeWhitespace()], [page])
+    assert table.column("text").to_pylist() == ["\n".join(SHORT_STORY)]
+    # Without the "Related" marker the teasers go by their shape.
+    page = "\n".join([*SHORT_STORY, *teasers])
+    table, ledger = run([StripChrome()], [page])
+    assert table.column("text").to_pylist() == ["\n".join(SHORT_STORY)]
+    assert ledger.stage("clean").lines_removed["teaser"] == 2
+
+
+def test_article_lines_that_resemble_the_new_rules_stay():
+    """Quotes ending in an ellipsis after a quote line, a paragraph opening with "Tags", a one-word
+    line in a results table, a sentence about views and shares, a marker word mid-article with
+    paragraphs after it."""
+    paras = _body(3)
+    quote_story = [paras[0], 'Ana Wilson, a farmer, stood outside what was left of her house. "Everything we owned…"',
+                   "Firefighters worked through the night. By morning, 25 streets were still shut and the power was off…"]
+    table_story = [paras[0], "Qtr", "Shr 91 cts vs 44 cts", "Year", "Shr 1.34 dlrs vs 1.17 dlrs", paras[1]]
+    prose = [paras[0], "Tags on the animals showed they travelled 4,000 km, the researchers said in their paper.",
+             "The video drew 1,200 views and 340 shares in its first hour, the company said.",
+             "Related", paras[1], paras[2]]
+    texts = ["\n".join(quote_story), "\n".join(table_story), "\n".join(prose)]
+    table, ledger = run([StripChrome()], texts)
+    # The bare "Related" label goes by its own rule; the paragraphs after it stay.
+    assert table.column("text").to_pylist() == texts[:2] + ["\n".join(p for p in prose if p != "Related")]
+    assert dict(ledger.stage("clean").lines_removed) == {"section_label": 1}
+
+
+def test_a_short_story_under_teasers_is_no_listing_page():
+    from builders.stages.clean import ListingPage
+
+    teasers = ["Pennock library to open on Sundays",
+               "Libraries in Pennock will open on Sundays from December after 1,200 inhabitants signed a petition...",
+               "Daniel Mendes sentenced for assault",
+               "A court in Millbourne on Wednesday sentenced Daniel Mendes, 43, a former nurse, to two years..."]
+    texts = ["\n".join(["1417 teachers walked out on Monday over a pension change, their union reported.", *teasers]),
+             "\n".join(["Latest news", *teasers])]
+    reasons = ListingPage().reasons(pa.table({"text": texts})).to_pylist()
+    assert reasons == [None, "listing_page"]

@@ -86,9 +86,10 @@ def _article_lines(lines: Lines) -> tuple[np.ndarray, np.ndarray]:
     the runs of list items and data rows (with their headers, "Qtr", "... must:") right after its
     last paragraph or just before its first. A page with no paragraph of BODY_WORDS is anchored by
     its sentences instead. Repetition is evidence against an article line only when its site shows
-    it on a good share of its pages ("- Surrender her passport" recurs on a site's court stories,
-    its promo on most pages), and never against a row with digits that is no stamp or counter:
-    with digits folded, a results table has the same shape on every results story."""
+    it on a good share of its pages (its promo stands on most pages), and never against a row of a
+    list or table or its header (with digits folded, a results table has the same shape on every
+    results story; "- Surrender her passport" and "Qtr" recur on a site's court and results
+    stories), nor against a line with digits that is no stamp or counter."""
     from builders.stages.clean import prose_lines
     from builders.text import chrome
 
@@ -108,7 +109,8 @@ def _article_lines(lines: Lines) -> tuple[np.ndarray, np.ndarray]:
     tail = after & cont & (lines.upto(after & ~cont) == 0)
     head = before & cont & (lines.onwards(before & ~cont) == 0)
     article = inside | tail | head
-    return article, article & (digits | row)
+    # A header above the article's first paragraph may as well be the site's name: rows only there.
+    return article, (article & (digits | row)) | ((inside | tail) & header)
 
 
 def _pair_keys(site: np.ndarray, line: np.ndarray) -> np.ndarray:
