@@ -42,6 +42,8 @@ def detect(path: str, configured: str) -> tuple[str, Optional[tuple[str, str]]]:
     if not head:
         if io.size(path) == 0:
             return configured, ("empty_file", "empty file")
+        if _decompresses_to_nothing(path):
+            return configured, ("empty_file", "empty file (compressed, nothing inside)")
         return configured, ("unreadable", "cannot read or decompress the file's first bytes")
     binary = b"\x00" in head[:8192] and not head.startswith((b"PAR1", b"WARC/"))
     if configured != "auto":
@@ -63,6 +65,15 @@ def detect(path: str, configured: str) -> tuple[str, Optional[tuple[str, str]]]:
     known = ", ".join(sorted(e for r in READERS.values() for e in r.extensions))
     return "auto", ("unknown_format", f"cannot tell the format from the first bytes or the name .{ext} "
                                       f"(known: {known}); set input.format")
+
+
+def _decompresses_to_nothing(path: str) -> bool:
+    """Whether a file with no readable head is a well-formed compressed stream of nothing."""
+    try:
+        with io.open_decompressed(path) as stream:
+            return stream.read(1) == b""
+    except Exception:  # noqa: BLE001 - whatever the codec raises: it is unreadable, not empty
+        return False
 
 
 def _utf16(head: bytes) -> bool:
