@@ -503,3 +503,32 @@ def test_a_short_story_under_teasers_is_no_listing_page():
              "\n".join(["Latest news", *teasers])]
     reasons = ListingPage().reasons(pa.table({"text": texts})).to_pylist()
     assert reasons == [None, "listing_page"]
+
+
+# Written for this test: a short Spanish wire story.
+SPANISH_STORY = [
+    "El Ayuntamiento de Valdemora aprobó este martes un plan para renovar la red de autobuses urbanos, que "
+    "incluye tres líneas nuevas y la compra de 24 vehículos eléctricos antes de que acabe el año próximo.",
+    "Según explicó la alcaldesa, Marta Ibáñez, el proyecto costará 18 millones de euros y se financiará en parte "
+    "con fondos europeos destinados a la movilidad sostenible en ciudades medianas.",
+    "La oposición votó en contra al considerar que el calendario es demasiado optimista y pidió que se publiquen "
+    "los informes técnicos antes de adjudicar los contratos.",
+]
+
+
+def test_spanish_chrome_goes_and_a_spanish_article_stays():
+    page = "\n".join([
+        "Inicio » Local » Valdemora renovará sus autobuses", "Por Lucía Fernández Gómez",
+        "Publicado el 14 de septiembre de 2020", "14 de septiembre de 2020 a las 10:32 h", "hace 3 horas",
+        "Utilizamos cookies propias y de terceros para mejorar nuestros servicios. Si continúa navegando, acepta su uso.",
+        "Aceptar", *SPANISH_STORY, "Fuente: Europa Press", "Compartir", "Etiquetas: Valdemora, autobuses, movilidad",
+        "Noticias relacionadas", "Otra noticia cualquiera", "Deja un comentario", "Tu dirección de correo electrónico "
+        "no será publicada.", "Nombre *", "Correo electrónico *", "Publicar comentario",
+    ])
+    table, ledger = run([StripChrome(), NormalizeWhitespace()], [page, "\n\n".join(SPANISH_STORY)])
+    assert table.column("text").to_pylist() == ["\n".join(SPANISH_STORY), "\n\n".join(SPANISH_STORY)]
+    assert table.column("agency").to_pylist() == ["Europa Press", None]
+    removed = ledger.stage("clean").lines_removed
+    for rule in ("breadcrumb", "byline", "posted_stamp", "date_stamp", "time_ago", "cookie_notice", "cookie_buttons",
+                 "source_credit", "share_buttons", "tag_list"):
+        assert removed[rule] >= 1, rule

@@ -67,6 +67,47 @@ CHROME_RULE_NAMES = [
 ]
 assert len(CHROME_RULE_NAMES) == len(CHROME_LINES) == len(set(CHROME_RULE_NAMES))
 
+_MES = r"(enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre)"
+#: Spanish forms of the rules, counted under the same names: chrome words are per language.
+SPANISH = {
+    "rights_reserved": r".{0,80}\btodos los derechos reservados\.?",
+    "like_share": r"(comparte|compartir) (esto|esta noticia|en redes)\s*:?|me gusta( esto)?:?",
+    "like_loading": r"cargando\.*",
+    "share_buttons": r"((compartir|comparte|imprimir|enviar por correo|correo)( en \pL+)?[\s|·•,]*){1,10}",
+    "click_to_share": r"(haz )?clic (para|aquí para) (compartir|imprimir|enviar).{0,80}",
+    "comment_form": r"(deja|dejar|escribe) (un|una|tu) (comentario|respuesta)|cancelar respuesta|publicar comentario"
+                    r"|responder|enviar comentario",
+    "comment_rules": r"(debes|tienes que) (iniciar sesión|estar registrado).{0,80}|los comentarios están cerrados.{0,80}",
+    "comment_fields": r"(nombre|correo electrónico|correo|sitio web|web|comentario)\s*\*?",
+    "counter": r"((sin|un|\d[\d.,]*) (comentarios?|visitas|lecturas|compartidos))(\s*[|·•,]\s*(sin|un|\d[\d.,]*) "
+               r"(comentarios?|visitas|lecturas|compartidos)){0,5}",
+    "commenter_says": r"(\S+ ){1,5}(dice|dijo):",  # words, not letters{2,40}: a Unicode class repeated 40 times bloats the DFA
+    "email_notice": r"tu (dirección de )?correo electrónico no será publicad[oa]\..{0,80}",
+    "required_fields": r"(los campos obligatorios están marcados|guardar? mi nombre, correo).{0,160}",
+    "cookie_notice": r".{0,160}\b(utiliza|utilizamos|usa|usamos|acepta|aceptas|aceptar|uso de|sobre) (las |nuestras |propias )?"
+                     r"cookies\b.{0,200}",
+    "cookie_buttons": r"aceptar( todas)?( las cookies)?|configurar cookies|(política|configuración) de cookies|rechazar",
+    "newsletter": r"(suscríbete|suscribirse|apúntate|regístrate)( (a|en) (nuestro|nuestra|el|la) (boletín|newsletter).{0,160})?",
+    "tag_list": r"(etiquetas|temas|archivado en|categorías?)\s*:.{0,300}",
+    "posted_stamp": r"(publicado|actualizado|última actualización)( el| a las)?\s*:?\s.{0,80}",
+    "byline": r"(?-i:[Pp]or \p{Lu}[\pL.'’-]+( (de |del |la )?\p{Lu}[\pL.'’-]+){0,4})(\s*[|,-]\s*.{0,60})?",
+    "date_stamp": r"((lunes|martes|miércoles|jueves|viernes|sábado|domingo),? )?\d{1,2} de " + _MES + r"( de)? \d{4}"
+                  r"( (a las )?\d{1,2}:\d{2}( h)?)?.{0,40}",
+    "time_ago": r"hace \d+ (segundos?|minutos?|horas?|días?|semanas?)",
+    "previous_next": r"(«|‹|<|←)?\s*(anterior|siguiente)\s*(»|›|>|→)?"
+                     r"|(entrada|artículo|noticia|publicación|post) (anterior|siguiente)\b.{0,200}",
+    "breadcrumb": r"inicio\s*(»|›|>|/|\||·|•)\s*.{0,200}",
+    "link_label": r"(publicidad|leer más|lee también|ver también|seguir leyendo|sigue leyendo|saltar al contenido)\.?",
+    "trending_list": r"(lo más (leído|visto)|tendencias)\s*:.{0,300}",
+    "source_credit": r"(fuente|fuentes|vía|foto|imagen)\s*:.{0,80}",
+    "powered_by": r"(funciona|desarrollado) con .{0,120}",
+    "section_label": r"(relacionad[oa]s?|noticias relacionadas|artículos relacionados|te puede interesar|también te puede"
+                     r" interesar|más (noticias|leído|leídas)|lo más (leído|visto)|comentarios|etiquetas|temas)\s*:?",
+}
+assert set(SPANISH) <= set(CHROME_RULE_NAMES)
+CHROME_LINES = [f"{pattern}|{SPANISH[name]}" if name in SPANISH else pattern
+                for name, pattern in zip(CHROME_RULE_NAMES, CHROME_LINES)]
+
 #: Lines after which, once the article has begun, nothing more belongs to it.
 TAIL_MARKERS = [
     r"leave a (reply|comment)( cancel reply)?",
@@ -76,6 +117,9 @@ TAIL_MARKERS = [
     r"|top (stories|news)|editor.s picks",
     r"post navigation|comments|share this:?|like this:?|%d bloggers like this:?",
     r"(no|\d+) (comments?|responses?|replies|thoughts on .{0,200})",
+    # Spanish
+    r"(deja|dejar) (un|una) (comentario|respuesta)|noticias relacionadas|artículos relacionados|(también )?te puede interesar"
+    r"|lo más (leído|visto)|más noticias|(sin|\d+) comentarios?",
 ]
 
 #: A wire dateline opening a paragraph ("MADRID, 3 Jan. (EUROPA PRESS) -", "Paris (AFP) -"):
