@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from builders.readers.base import Piece, Reader, register
-from builders.readers.parquet import select_keys
+from builders.readers.parquet import drop_invalid_utf8, select_keys
 from builders.stages.base import Ledger
 
 
@@ -41,4 +41,4 @@ class HfReader(Reader):
                 rows = select_keys(pa.Table.from_batches([batch]), self.keys)
                 positions = np.arange(position + 1, position + 1 + batch.num_rows, dtype=np.int64)
                 position += batch.num_rows
-                yield rows, positions
+                yield drop_invalid_utf8(self, piece, rows, positions, ledger)

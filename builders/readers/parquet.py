@@ -44,6 +44,44 @@ def top_level(keys: list[str], names: list[str]) -> list[str]:
     return wanted
 
 
+def invalid_utf8(table: pa.Table) -> list[tuple[int, str]]:
+    """(row, key) of string values that are not UTF-8: Parquet and Arrow files are not checked on
+    read, and such a value breaks every later step. One full validation per column (C speed);
+    rows are looked at one by one only in a column that fails it."""
+    bad = []
+    for key in table.column_names:
+        column = table.column(key)
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        try:
+            column.validate(full=True)
+            continue
+        except pa.ArrowInvalid:
+            pass
+        for row, value in enumerate(column.cast(pa.large_binary() if pa.types.is_large_string(column.type) else pa.binary()).to_pylist()):
+            if value is not None:
+                try:
+                    value.decode("utf-8")
+                except UnicodeDecodeError:
+                    bad.append((row, key))
+    return bad
+
+
+def drop_invalid_utf8(reader: Reader, piece: Piece, table: pa.Table, positions: np.ndarray,
+                      ledger: Ledger) -> tuple[pa.Table, np.ndarray]:
+    """The rows whose strings are all UTF-8; the others quarantined as invalid_utf8, naming the field."""
+    bad = invalid_utf8(table)
+    if not bad:
+        return table, positions
+    keep = np.ones(table.num_rows, dtype=bool)
+    for row, key in bad:
+        if keep[row]:
+            keep[row] = False
+            reader.quarantine(ledger, piece, int(positions[row]), "invalid_utf8",
+                              "string value that is not UTF-8 (a corrupt or mislabelled column)", field=key)
+    return table.filter(pa.array(keep)), positions[keep]
+
+
 @register
 class ParquetReader(Reader):
     """Parquet: a piece is a run of row groups; positions are 1-based row numbers of the file."""
@@ -93,7 +131,7 @@ class ParquetReader(Reader):
                     table = select_keys(pa.Table.from_batches([batch]), self.keys)
                     positions = np.arange(position + 1, position + 1 + batch.num_rows, dtype=np.int64)
                     position += batch.num_rows
-                    yield table, positions
+                    yield drop_invalid_utf8(self, piece, table, positions, ledger)
         except STREAM_ERRORS as exc:
             self.quarantine(ledger, piece, position + 1, "unreadable",
                             f"Parquet unreadable from row {position + 1} on: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
