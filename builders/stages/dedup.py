@@ -13,7 +13,6 @@ naming the copy they duplicate.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -29,13 +28,6 @@ from builders.stages import dedup_edges as edges
 from builders.stages import dedup_index
 from builders.stages import dedup_reduce as tasks
 from builders.stages.base import CorpusStep, Ledger
-from builders.stages.dedup_edges import (  # noqa: F401  (re-exported: the constants lived here)
-    CANDIDATE_FACTOR,
-    CONTAINMENT_JACCARD_FLOOR,
-    LEAD_SHINGLES,
-    candidate_params,
-)
-from builders.stages.dedup_reduce import CLUSTERS_SCHEMA  # noqa: F401
 from builders.text import minhash
 
 STAGE = "dedup"
@@ -277,7 +269,3 @@ def reduce(features: pa.Table, config: DedupConfig, partitions: int | None = Non
         meta = pq.read_table(folder / "model" / "groups" / "s00000" / "meta.parquet", columns=["id", ORD])
         return tasks.clusters_rows(meta, tasks.read_decisions(folder / "model", 0))
 
-
-def read_summary(output: Path) -> dict:
-    """OUT/dedup/summary.json of a build."""
-    return json.loads((Path(output) / "dedup" / "summary.json").read_text())
