@@ -562,14 +562,14 @@ _FORMATTING_END = re.compile(rf"</{_FORMATTING}[\s>]", re.I)
 
 
 def _hostile_markup(html: str, extractor: str) -> str | None:
-    """Why the page would hold a parser for minutes in C code, or None (a regex pass, ~2 ms/MB)."""
+    """Why the page would hold a parser for minutes in C code, or None (regex passes, 2-6 ms per MB)."""
     for m in _START_TAG.finditer(html):
         if m.end() - m.start() > 4 * MAX_ATTRIBUTES:  # shorter tags cannot hold that many attributes
             count = len(_ATTRIBUTE.findall(_QUOTED.sub("''", m.group(0)))) - 1  # the first is the tag name
             if count > MAX_ATTRIBUTES:
                 name = m.group(0)[1:40].split()[0]
                 return f"a <{name}> tag with {count:,} attributes (more than {MAX_ATTRIBUTES:,})"
-    if extractor == "resiliparse":
+    if extractor == "resiliparse" and html.count("<") > MAX_UNCLOSED_FORMATTING:  # fewer tags: none unclosed enough
         unclosed = len(_FORMATTING_START.findall(html)) - len(_FORMATTING_END.findall(html))
         if unclosed > MAX_UNCLOSED_FORMATTING:
             return f"{unclosed:,} unclosed formatting elements (<a>, <b>, <i>, ...; more than {MAX_UNCLOSED_FORMATTING:,})"
