@@ -37,7 +37,11 @@ def test_end_to_end(dump):
     from_parquet = datasets.load_dataset("parquet", data_dir=str(out / "data"), split="train")
     from_disk = datasets.load_from_disk(str(out / "hf"))["train"]
     assert len(frame) == len(from_parquet) == len(from_disk) == 6
-    assert list(frame.columns) == ["id", "text", "title", "url", "source", "agency", "date", "lang", "lang_score"]
+    assert list(frame.columns) == ["id", "text", "title", "url", "source", "agency", "date", "lang", "lang_score",
+                                   "copies", "copy_sources"]
+    # Each story's survivor (its first page, on site0) stands for its five pages, republished by four other sites.
+    assert (frame["copies"] == 5).all()
+    assert all(list(c) == [f"site{k}.example" for k in range(1, 5)] for c in frame["copy_sources"])
     assert set(frame["lang"]) == {"en"} and (frame["lang_score"] > 0.5).all()  # identified: no lang field in input
     assert sorted(from_disk["id"]) == sorted(frame["id"])
 
