@@ -155,3 +155,12 @@ def test_a_copy_buried_in_chrome_is_found_by_its_opening_and_a_follow_up_opening
     assert by_id["b"]["cluster"] == "a" and by_id["b"]["method"] == "lead"
     assert by_id["c"]["kept"] and by_id["c"]["size"] == 1
     assert all(r["kept"] for r in cluster([("a", story, 1), ("b", buried, 2)], minhash={"lead": False})[1])
+
+
+def test_stories_that_only_open_with_the_same_paragraph_are_not_copies():
+    """A long shared opening (over 60 words: the openings are identical) and nothing else alike:
+    the lead producer also needs the whole texts to overlap."""
+    opening = article(30, paragraphs=1, words=70)
+    a = opening + "\n\n" + article(31, paragraphs=4)
+    b = opening + "\n\n" + article(32, paragraphs=4)
+    assert all(r["kept"] for r in cluster([("a", a, 1), ("b", b, 2)])[1])

@@ -36,6 +36,8 @@ _EDGE_BLOCK = 1 << 16
 RELAXED_CONTAINMENT = 0.7
 RELAXED_FLOOR = 0.5
 RELAXED_LEAD = 0.6
+#: Openings alike are a copy only when the smaller text lies at least this much inside the other.
+LEAD_CONTAINMENT = 0.6
 
 
 @dataclass
@@ -211,7 +213,9 @@ class Lead(EdgeProducer):
     """The same opening: a copy whose page kept chrome the cleaning missed, or that was cut short
     or had paragraphs added, still opens with the story's first ~60 words. Candidates come from the
     MinHash producer's lead bands (this producer adds no keys of its own); a pair is a copy when
-    the Jaccard similarity of the openings' shingles reaches `minhash.lead`."""
+    the Jaccard similarity of the openings' shingles reaches `minhash.lead` and the smaller text
+    lies at least LEAD_CONTAINMENT inside the other (stories that only open alike are not copies:
+    at 100k pages, without it, precision fell to 0.925)."""
 
     name = "lead"
     order = 20
@@ -238,7 +242,13 @@ class Lead(EdgeProducer):
         for lo in range(0, len(a), _EDGE_BLOCK):
             x, y = a[lo : lo + _EDGE_BLOCK], b[lo : lo + _EDGE_BLOCK]
             jaccard = (store.leads(x) == store.leads(y)).mean(axis=1)
-            ok = (jaccard >= config.minhash.lead * factor) & (store.info(x, "shingles") > 0) & (store.info(y, "shingles") > 0)
+            size_x, size_y = store.info(x, "shingles").astype(np.float64), store.info(y, "shingles").astype(np.float64)
+            # The whole texts must overlap too: two stories that open with the same paragraph
+            # (an update, a story rewritten around an agency's lead) share little after it.
+            whole = (store.signatures(x) == store.signatures(y)).mean(axis=1)
+            contained = whole * (size_x + size_y) / (1 + whole) / np.maximum(np.minimum(size_x, size_y), 1)
+            ok = (jaccard >= config.minhash.lead * factor) & (contained >= LEAD_CONTAINMENT * factor)
+            ok &= (size_x > 0) & (size_y > 0)
             out[lo : lo + _EDGE_BLOCK] = np.where(ok, jaccard, np.nan)
         return out
 
