@@ -39,6 +39,9 @@ def make_parser() -> argparse.ArgumentParser:
                        help="fail when any record is quarantined (input.max_quarantined=0)")
     build.add_argument("--overwrite", action="store_true",
                        help="replace the output folder even when it holds files that are not the previous release's")
+    build.add_argument("--resume", action="store_true",
+                       help="continue the unfinished build of the same output (killed, or failed on a full disk): "
+                            "reuse each finished shard and reduce whose config and inputs are unchanged, redo the rest")
 
     show = commands.add_parser("config", help="validate a config and print it with every default filled in")
     config_options(show)
@@ -115,11 +118,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ConfigError as exc:
         return _fail(f"config error: {exc}", EXIT_CONFIG, args.debug)
     except BuildError as exc:
-        return _fail(f"error: {exc}", EXIT_FAILED, args.debug)
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130, args.debug)
+        return _fail(f"error: {exc}{_kept(exc)}", EXIT_FAILED, args.debug)
+    except KeyboardInterrupt as exc:
+        return _fail(f"interrupted{_kept(exc)}", 130, args.debug)
     except Exception as exc:  # a bug or an unforeseen environment problem: still one line by default
-        return _fail(f"error: {type(exc).__name__}: {_first_line(exc)} (run with --debug for details)", EXIT_FAILED, args.debug)
+        return _fail(f"error: {type(exc).__name__}: {_first_line(exc)} (run with --debug for details){_kept(exc)}",
+                     EXIT_FAILED, args.debug)
+
+
+def _kept(exc: BaseException) -> str:
+    """The end of a failed build's error line: where its finished work is kept for --resume."""
+    kept = getattr(exc, "work_kept", None)
+    return f"; finished work is kept in {kept}: run the same command with --resume to continue" if kept else ""
 
 
 def _first_line(exc: BaseException) -> str:
@@ -140,7 +150,7 @@ def _build(config, args) -> int:
 
     err = Console(stderr=True)
     if args.quiet:
-        result = run_build(config, keep_work=args.keep_work, overwrite=args.overwrite)
+        result = run_build(config, keep_work=args.keep_work, overwrite=args.overwrite, resume=args.resume)
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -155,7 +165,8 @@ def _build(config, args) -> int:
                     tasks[phase] = bar.add_task(phase, total=total)
                 bar.update(tasks[phase], completed=done, total=total)
 
-            result = run_build(config, progress=tell, keep_work=args.keep_work, overwrite=args.overwrite)
+            result = run_build(config, progress=tell, keep_work=args.keep_work, overwrite=args.overwrite,
+                               resume=args.resume)
     if not args.quiet:
         _summary(result, Console())
     if not result.stats["totals"]["reconciled"]:
@@ -187,6 +198,8 @@ def _summary(result, console) -> None:
     if unused:
         names = ", ".join(sorted(unused)[:12]) + (", ..." if len(unused) > 12 else "")
         console.print(f"input keys not published (input.keep carries them): {names}", markup=False, highlight=False)
+    for line in result.reused:
+        console.print(f"reused from the unfinished build: {line}", markup=False, highlight=False)
     for q in result.quarantine_examples:
         field = f" field {q['field']!r}:" if q["field"] else ""
         console.print(f"quarantined: {q['file']}:{q['position']}:{field} {q['reason']}", markup=False, highlight=False, soft_wrap=True)

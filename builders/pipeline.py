@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import sys
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -15,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from builders import __version__, release
+from builders import __version__, release, workdir
 from builders.config import BuildConfig, expand_inputs
 from builders.errors import BuildError
 from builders.executors import make_executor
@@ -26,7 +28,7 @@ from builders.stages import publish as publish_stage
 from builders.stages.base import CorpusStep, Ledger, Stage
 from builders.stages.registry import clean_plan
 from builders.readers import Shard, plan_shards, reader_for
-from builders.readers.base import keep_column
+from builders.readers.base import Piece, keep_column
 
 WORK = "_work"
 
@@ -79,6 +81,10 @@ class ShardTask:
     staging: str
     pass_index: int = 0
     root: str = ""
+    #: What this task's result depends on (see builders/workdir.py); its marker holds it. Empty: no marker.
+    key: str = ""
+    #: (path, fingerprint) of the inputs a first-pass task reads, checked before and after reading.
+    inputs: tuple = ()
 
     @property
     def index(self) -> int:
@@ -106,32 +112,80 @@ class ShardReport:
 
 
 class _ShardWriters:
-    """Lazily opened Parquet writers of one shard, so a shard with no rejects writes no reject file."""
+    """Lazily opened Parquet writers of one shard, so a shard with no rejects writes no reject file.
+
+    Files are written under temporary names (`.NAME.part`) and renamed by `commit` once the whole
+    shard is done, so a shard killed mid-write leaves nothing that looks finished. A write that
+    fails (disk full, permissions) is a BuildError naming the file."""
 
     def __init__(self) -> None:
         self._open: dict[Path, pq.ParquetWriter] = {}
+        self._closed: list[Path] = []
+
+    @staticmethod
+    def temporary(path: Path) -> Path:
+        return path.with_name(f".{path.name}.part")
+
+    def _new(self, path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            writer = self._open[path] = pq.ParquetWriter(self.temporary(path), schema)
+        except OSError as exc:
+            raise workdir.ResourceError(workdir.os_error(exc, path)) from None
+        return writer
 
     def write(self, path: Path, table: Optional[pa.Table]) -> None:
         if table is None or table.num_rows == 0:
             return
         writer = self._open.get(path)
         if writer is None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            writer = self._open[path] = pq.ParquetWriter(path, table.schema)
+            writer = self._new(path, table.schema)
         elif table.schema != writer.schema:
             table = table.cast(writer.schema)
-        writer.write_table(table)
+        try:
+            writer.write_table(table)
+        except OSError as exc:
+            raise workdir.ResourceError(workdir.os_error(exc, path)) from None
 
     def ensure(self, path: Path, schema: pa.Schema) -> None:
         """Open the file now, so even a shard that yields nothing leaves a readable (empty) file."""
         if path not in self._open:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._open[path] = pq.ParquetWriter(path, schema)
+            self._new(path, schema)
 
     def close(self) -> None:
+        for path, writer in list(self._open.items()):
+            del self._open[path]
+            try:
+                writer.close()
+            except OSError as exc:
+                raise workdir.ResourceError(workdir.os_error(exc, path)) from None
+            self._closed.append(path)
+
+    def commit(self) -> list[Path]:
+        """Flush the closed files to disk and give them their final names; returns those names."""
+        done, self._closed = self._closed, []
+        for path in done:
+            try:
+                workdir.fsync_file(self.temporary(path))
+                os.replace(self.temporary(path), path)
+            except OSError as exc:
+                raise workdir.ResourceError(workdir.os_error(exc, path)) from None
+        return done
+
+    def abort(self) -> None:
+        """After a failure: close what is open and remove every temporary file."""
         for writer in self._open.values():
-            writer.close()
+            try:
+                writer.close()
+            except Exception:  # already failing
+                pass
+        for path in [*self._open, *self._closed]:
+            try:
+                self.temporary(path).unlink()
+            except OSError:
+                pass
         self._open.clear()
+        self._closed.clear()
 
 
 def _first_and_last(plan: Sequence[Stage]) -> tuple[set[int], set[int]]:
@@ -144,13 +198,20 @@ def _first_and_last(plan: Sequence[Stage]) -> tuple[set[int], set[int]]:
 
 
 def run_pass(task: ShardTask) -> ShardReport:
-    """One pass over one shard, batch by batch: memory stays bounded by the batch size."""
+    """One pass over one shard, batch by batch: memory stays bounded by the batch size.
+
+    The shard's files get their final names only once all are written, then its marker (with the
+    ledger's counts) is written last: a shard killed at any point is redone by `--resume`."""
     config = task.config
     plan = build_plan(config)
     step = passes(plan)[task.pass_index]
     first, last = _first_and_last(plan)
     ledger = Ledger()
     ledger.record_lines = bool(config.clean and config.clean.record_lines)
+    _clear_shard(task)
+    problem = workdir.changed_input(task.inputs)
+    if problem:
+        raise workdir.ResourceError(problem)
     writers = _ShardWriters()
     out = Path(task.staging)
     rows = 0
@@ -173,10 +234,39 @@ def run_pass(task: ShardTask) -> ShardReport:
             writers.write(task.documents(task.pass_index), table)
             rows += table.num_rows
             _flush_ledger(ledger, out, task, writers)
+            workdir.test_kill(f"pass{task.pass_index}:{task.index}")
         _flush_ledger(ledger, out, task, writers)
-    finally:
         writers.close()
+        problem = workdir.changed_input(task.inputs)  # read while it changed: its records cannot be trusted
+        if problem:
+            raise workdir.ResourceError(problem)
+        files = writers.commit()
+    finally:
+        writers.abort()
+    if task.key:
+        workdir.write_marker(workdir.shard_marker(out, task.pass_index, task.index), {
+            "key": task.key, "rows": rows, "files": sorted(p.relative_to(out).as_posix() for p in files),
+            "ledger": workdir.ledger_to_json(ledger)})
     return ShardReport(task.index, ledger, rows)
+
+
+def _shard_files(task: ShardTask) -> list[Path]:
+    """Every file a shard task of this pass may have written (final names), present or not."""
+    out, k, i = Path(task.staging), task.pass_index, task.index
+    names = [task.documents(k), task.summaries(k), out / "rejected-lines" / f"p{k}-{i:05d}.parquet"]
+    names += sorted((out / "rejected").glob(f"*-p{k}-{i:05d}.parquet"))
+    names += [p.with_name(p.name[1:-5]) for p in (out / "rejected").glob(f".*-p{k}-{i:05d}.parquet.part")]
+    if k == 0:
+        names.append(out / "quarantine" / f"ingest-{i:05d}.parquet")
+    return names
+
+
+def _clear_shard(task: ShardTask) -> None:
+    """Before a shard task runs: its marker, then whatever an earlier attempt left, go."""
+    workdir.remove(workdir.shard_marker(Path(task.staging), task.pass_index, task.index))
+    for path in _shard_files(task):
+        workdir.remove(path)
+        workdir.remove(_ShardWriters.temporary(path))
 
 
 def _source(task: ShardTask, ledger: Ledger):
@@ -222,87 +312,336 @@ class BuildResult:
     stats: dict
     files: list[Path]
     quarantine_examples: list[dict]
+    #: What `resume` took from an unfinished build, one line each (empty for a build from the start).
+    reused: list[str] = field(default_factory=list)
 
 
 Progress = Callable[[str, int, int], None]
 
 
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_work: bool = False,
-              overwrite: bool = False) -> BuildResult:
+              overwrite: bool = False, resume: bool = False, notice: Optional[Callable[[str], None]] = None) -> BuildResult:
     """Build the corpus the config describes and publish it atomically to `publish.output`
-    (a folder holding anything but a previous release's files only with `overwrite`)."""
+    (a folder holding anything but a previous release's files only with `overwrite`).
+
+    One build per output at a time (`.OUT.lock` beside it). Every shard task and reduce marks its
+    completion in the work folder (`.OUT.building-*`, see builders/workdir.py); a build that fails
+    or is killed leaves that folder, which `resume` continues, reusing each result whose config
+    part and inputs are unchanged, and which any other build of OUT removes. `notice` gets one-line
+    notices (leftovers removed, a stale lock taken over); default: standard error."""
     started = time.time()
     wall: dict[str, float] = {}
     output = Path(config.publish.output)
-    _check_output(output, overwrite)
-    files = expand_inputs(config)
-    if not files:
-        raise BuildError("input.paths matched no files")
-    staging = output.parent / f".{output.name}.building-{uuid.uuid4().hex[:8]}"
-    staging.mkdir(parents=True)
-    tell = progress or (lambda phase, done, total: None)
-    ledger = Ledger()
-    try:
-        steps = passes(build_plan(config))
-        with make_executor(config.executor) as executor:
-            executor.warm(__name__)
-            t0 = time.perf_counter()
-            n_jobs = -(-len(files) // 256)
-            tell("plan", 0, n_jobs)
-            shards = plan_shards(config, files, executor, config.executor.workers, _ticker(tell, "plan", n_jobs))
-            wall["plan"] = time.perf_counter() - t0
-            root = _common_folder(files)
-            tasks = [ShardTask(s, config, str(staging), root=root) for s in shards]
-            for step in steps:
+    say = notice or _stderr
+    with workdir.BuildLock(output, say):
+        _check_output(output, overwrite)
+        files = expand_inputs(config)
+        if not files:
+            raise BuildError("input.paths matched no files")
+        staging = _work_folder(output, resume, say)
+        tell = progress or (lambda phase, done, total: None)
+        ledger = Ledger()
+        reused: list[str] = []
+        workdir.arm_test_kill()
+        try:
+            steps = passes(build_plan(config))
+            prints = {f: workdir.fingerprint(f) for f in files}
+            with make_executor(config.executor) as executor:
+                executor.warm(__name__)
                 t0 = time.perf_counter()
-                these = [replace(t, pass_index=step.index) for t in tasks]
-                tell(step.label, 0, len(these))
-                for report in executor.map(run_pass, these, _ticker(tell, step.label, len(these))):
-                    ledger.merge(report.ledger)
-                wall[f"pass {step.index}: {step.label}"] = time.perf_counter() - t0
-                if step.closes:
+                n_jobs = -(-len(files) // 256)
+                tell("plan", 0, n_jobs)
+                plan_key = workdir.key(__version__, workdir.code_fingerprint(), _pass_config(config, steps[0])["input"],
+                                       files, [prints[f] for f in files])
+                shards = _stored_plan(staging, plan_key)
+                if shards is None:
+                    shards = plan_shards(config, files, executor, config.executor.workers, _ticker(tell, "plan", n_jobs))
+                    _store_plan(staging, plan_key, shards)
+                else:
+                    reused.append(f"the shard plan ({len(shards)} shards)")
+                    tell("plan", n_jobs, n_jobs)
+                wall["plan"] = time.perf_counter() - t0
+                root = _common_folder(files)
+                shard_keys, reduce_keys = _keys(config, steps, shards, root, prints)
+                _sweep(staging, len(steps), len(shards), shard_keys, reduce_keys)
+                tasks = [ShardTask(s, config, str(staging), root=root) for s in shards]
+                for step in steps:
                     t0 = time.perf_counter()
-                    tell(step.closes.label, 0, 1)
-                    summaries = [(t.index, t.summaries(step.index)) for t in these if t.summaries(step.index).exists()]
-                    step.closes.reduce(summaries, these[0].model(step.index), [t.index for t in these], staging,
-                                       executor)
-                    ledger.stage(step.closes.stage).seconds += time.perf_counter() - t0
-                    wall[step.closes.label] = time.perf_counter() - t0
-                    tell(step.closes.label, 1, 1)
-            final_kind = steps[-1].index
-            t0 = time.perf_counter()
-            tell("publish", 0, 1)
-            sources = [t.documents(final_kind) for t in tasks]
-            published = publish_stage.publish(config, staging, sources, executor, inputs=files)
-        stage = ledger.stage("publish")
-        stage.docs_in = stage.docs_out = published.rows
-        stage.seconds = time.perf_counter() - t0
-        wall["publish"] = stage.seconds
-        stats = build_stats(config, ledger, files, len(shards), published.rows, started, wall)
-        check_outcome(config, stats, staging)
-        publish_stage.write_stats(staging, stats)
-        publish_stage.write_card(config, staging, stats, published)
-        tell("publish", 1, 1)
-        examples = _quarantine_examples(staging)
-        if not keep_work:
-            shutil.rmtree(staging / WORK, ignore_errors=True)
-        release.write_manifest(staging, config.name)
-        _swap_into_place(staging, output, overwrite)
-        for step in steps:  # lasting side effects of corpus steps (the dedup index), once published
-            if step.closes:
-                step.closes.commit()
-    except BaseException:
-        for step in locals().get("steps", ()):
-            if step.closes:
-                step.closes.discard()
-        if not keep_work:
-            shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return BuildResult(output, stats, [output / "data" / p.name for p in published.files], examples)
+                    these = [replace(t, pass_index=step.index, key=shard_keys[step.index][i],
+                                     inputs=tuple((f, prints[f]) for f in _shard_inputs(t.shard)) if step.index == 0 else ())
+                             for i, t in enumerate(tasks)]
+                    finished = {t.index: _finished_shard(t) for t in these}
+                    todo = [t for t in these if finished[t.index] is None]
+                    if len(todo) < len(these):
+                        reused.append(f"pass {step.index} ({step.label}): {len(these) - len(todo):,} of {len(these):,} shards")
+                    tell(step.label, len(these) - len(todo), len(these))
+                    ran = executor.map(run_pass, todo, _ticker(tell, step.label, len(these), len(these) - len(todo)))
+                    reports = {**{i: r for i, r in finished.items() if r is not None}, **{r.shard: r for r in ran}}
+                    for t in these:  # in shard order, whatever ran now and what was reused
+                        ledger.merge(reports[t.index].ledger)
+                    wall[f"pass {step.index}: {step.label}"] = time.perf_counter() - t0
+                    if step.closes:
+                        t0 = time.perf_counter()
+                        tell(step.closes.label, 0, 1)
+                        marker = workdir.reduce_marker(staging, step.index)
+                        if _reduce_reusable(step.closes) and (workdir.read_marker(marker) or {}).get("key") == reduce_keys[step.index]:
+                            reused.append(f"{step.closes.label} (the reduce after pass {step.index})")
+                        else:
+                            before = _start_reduce(staging, marker, these[0].model(step.index))
+                            summaries = [(t.index, t.summaries(step.index)) for t in these if t.summaries(step.index).exists()]
+                            step.closes.reduce(summaries, these[0].model(step.index), [t.index for t in these], staging,
+                                               _reduce_executor(executor, step.index))
+                            _finish_reduce(staging, marker, reduce_keys[step.index], before, these[0].model(step.index))
+                        ledger.stage(step.closes.stage).seconds += time.perf_counter() - t0
+                        wall[step.closes.label] = time.perf_counter() - t0
+                        tell(step.closes.label, 1, 1)
+                final_kind = steps[-1].index
+                t0 = time.perf_counter()
+                tell("publish", 0, 1)
+                problem = workdir.changed_input(prints.items())
+                if problem:
+                    raise workdir.ResourceError(problem)
+                sources = [t.documents(final_kind) for t in tasks]
+                published = publish_stage.publish(config, staging, sources, executor, inputs=files)
+                workdir.test_kill("publish")
+            stage = ledger.stage("publish")
+            stage.docs_in = stage.docs_out = published.rows
+            stage.seconds = time.perf_counter() - t0
+            wall["publish"] = stage.seconds
+            stats = build_stats(config, ledger, files, len(shards), published.rows, started, wall)
+            check_outcome(config, stats, staging)
+            publish_stage.write_stats(staging, stats)
+            publish_stage.write_card(config, staging, stats, published)
+            tell("publish", 1, 1)
+            examples = _quarantine_examples(staging)
+            release.write_manifest(staging, config.name)
+            _swap_into_place(staging, output, overwrite)
+            if not keep_work:  # removed once published, so a kill before that can still resume
+                shutil.rmtree(output / WORK, ignore_errors=True)
+            for step in steps:  # lasting side effects of corpus steps (the dedup index), once published
+                if step.closes:
+                    step.closes.commit()
+        except BaseException as exc:
+            for step in locals().get("steps", ()):
+                if step.closes:
+                    step.closes.discard()
+            kept = _keep_or_remove(staging, keep_work, exc)
+            if isinstance(exc, OSError):  # disk full, permissions, a read-only folder: one line naming the path
+                error = workdir.ResourceError(workdir.os_error(exc, staging))
+                error.work_kept = kept
+                raise error from exc
+            try:
+                exc.work_kept = kept
+            except AttributeError:
+                pass
+            raise
+    return BuildResult(output, stats, [output / "data" / p.name for p in published.files], examples, reused)
 
 
-def _ticker(tell: Progress, phase: str, total: int) -> Callable:
-    done = [0]
+def _work_folder(output: Path, resume: bool, say: Callable[[str], None]) -> Path:
+    """The build's staging and work folder beside OUT: with `resume`, the newest unfinished build's
+    (when there is one); every other leftover of a dead build of OUT is removed with a notice."""
+    found = workdir.leftovers(output)
+    chosen = None
+    if resume:
+        candidates = [p for p in found if workdir.resumable(p)]
+        chosen = candidates[-1] if candidates else None
+        say(f"resuming the unfinished build in {chosen}" if chosen
+            else f"--resume: no unfinished build of {output} was found; building from the start")
+    for path in found:
+        if path != chosen:
+            could = workdir.resumable(path) and workdir.has_progress(path) and not resume
+            size = workdir.folder_size(path)
+            workdir.remove(path)
+            say(f"removed {path} ({workdir.human(size)}), left by a build of {output} that did not finish"
+                + ("; --resume would have continued it" if could else ""))
+    if chosen is not None:
+        return chosen
+    staging = output.parent / f".{output.name}.building-{uuid.uuid4().hex[:8]}"
+    try:
+        (staging / WORK).mkdir(parents=True)
+    except OSError as exc:
+        raise workdir.ResourceError(workdir.os_error(exc, staging)) from None
+    workdir.atomic_write(staging / WORK / workdir.STATE, json.dumps({"output": str(output), "created": time.time()}) + "\n")
+    return staging
+
+
+def _keep_or_remove(staging: Path, keep_work: bool, exc: BaseException) -> Optional[Path]:
+    """After a failure: the work folder stays with --keep-work, or when it holds finished work and
+    the build failed for a reason a rerun may not meet (a kill, a full disk, a crashed worker; not
+    a config or data problem, which `--resume` would only repeat). Returns it when kept."""
+    if not staging.exists():
+        return None
+    user_error = isinstance(exc, BuildError) and not isinstance(exc, workdir.ResourceError)
+    if keep_work or (workdir.has_progress(staging) and not user_error):
+        return staging
+    shutil.rmtree(staging, ignore_errors=True)
+    return None
+
+
+def _shard_inputs(shard: Shard) -> list[str]:
+    return list(dict.fromkeys(p.path for p in shard.pieces))
+
+
+def _pass_config(config: BuildConfig, step: Pass) -> dict:
+    """What of the config a pass's results depend on: its stages (by class), the sections they are
+    configured by (a stage's name is its section: clean, dedup) and, for the first, the input's."""
+    stages = [s for s in ((step.opens,) if step.opens else ()) + step.stages + ((step.closes,) if step.closes else ())]
+    out: dict = {"stages": [f"{type(s).__module__}.{type(s).__qualname__}" for s in stages],
+                 "opens": step.opens is not None, "closes": step.closes is not None}
+    if step.index == 0:
+        out["input"] = config.input.model_dump(mode="json", exclude={"max_quarantined"})
+    for name in sorted({s.stage for s in stages}):
+        section = getattr(config, name, None)
+        if hasattr(section, "model_dump"):
+            out[name] = section.model_dump(mode="json")
+    return out
+
+
+def _reduce_reusable(step: CorpusStep) -> bool:
+    """A reduce with lasting side effects (dedup against an index, committed after publishing)
+    always runs again: its pending side effect lives in the step object."""
+    return not getattr(getattr(step, "config", None), "index", None)
+
+
+def _reduce_extra(step: CorpusStep) -> str:
+    """What a reduce reads besides the build's shards: a dedup index's manifest."""
+    index = getattr(getattr(step, "config", None), "index", None)
+    if not index:
+        return ""
+    manifest = Path(index) / "manifest.json"
+    return release.sha256(manifest) if manifest.is_file() else "no index yet"
+
+
+def _keys(config: BuildConfig, steps: list[Pass], shards: list[Shard], root: str, prints: dict) -> tuple[list, list]:
+    """Each shard task's and reduce's key: a hash of the builder's code, the pass's config, and what
+    it reads (the shard's plan and input fingerprints, the previous pass's key, the reduce's)."""
+    base = [__version__, workdir.code_fingerprint()]
+    shard_keys: list[list[str]] = []
+    reduce_keys: list[Optional[str]] = []
+    upstream = None
+    for step in steps:
+        section = _pass_config(config, step)
+        row = []
+        for i, shard in enumerate(shards):
+            if step.index == 0:
+                own = [[asdict(p) for p in shard.pieces], [prints.get(p.path) for p in shard.pieces], root]
+            else:
+                own = [shard.index, shard_keys[-1][i]]
+            row.append(workdir.key(base, step.index, section, upstream, own))
+        shard_keys.append(row)
+        if step.closes:
+            upstream = workdir.key(base, "reduce", step.index, section, row, _reduce_extra(step.closes))
+        reduce_keys.append(upstream if step.closes else None)
+    return shard_keys, reduce_keys
+
+
+def _stored_plan(staging: Path, plan_key: str) -> Optional[list[Shard]]:
+    """The shard plan an unfinished build made of the same inputs (whatever its worker count)."""
+    try:
+        data = json.loads((staging / WORK / "plan.json").read_text(encoding="utf-8"))
+        if data.get("key") != plan_key:
+            return None
+        return [_shard_from_json(s) for s in data["shards"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _shard_from_json(data: dict) -> Shard:
+    return Shard(int(data["index"]), tuple(Piece(**{**p, "problem": tuple(p["problem"]) if p.get("problem") else None})
+                                           for p in data["pieces"]))
+
+
+def _store_plan(staging: Path, plan_key: str, shards: list[Shard]) -> None:
+    data = [{"index": s.index, "pieces": [asdict(p) for p in s.pieces]} for s in shards]
+    try:
+        if [_shard_from_json(json.loads(json.dumps(s))) for s in data] != shards:
+            return  # a piece JSON cannot carry: planned again by a resumed build
+    except (TypeError, ValueError):
+        return
+    workdir.atomic_write(staging / WORK / "plan.json", json.dumps({"key": plan_key, "shards": data}) + "\n")
+
+
+def _sweep(staging: Path, n_passes: int, n_shards: int, shard_keys: list, reduce_keys: list) -> None:
+    """Before a (resumed) build runs anything: markers that do not match this build go, and so
+    does every file no valid marker accounts for (parts of unfinished shards, an earlier publish's
+    files, outputs of stale reduces)."""
+    markers = workdir.marker_folder(staging)
+    markers.mkdir(parents=True, exist_ok=True)
+    listed: set[str] = set()
+    top = {WORK, *workdir.PART_FOLDERS}
+    for path in sorted(markers.iterdir()):
+        data = workdir.read_marker(path) if path.suffix == ".json" else None
+        valid = False
+        if data and path.stem.startswith("pass") and "-" in path.stem:
+            k, i = path.stem[4:].split("-", 1)
+            valid = (k.isdigit() and i.isdigit() and int(k) < n_passes and int(i) < n_shards
+                     and data["key"] == shard_keys[int(k)][int(i)])
+            listed.update(data.get("files", ()) if valid else ())
+        elif data and path.stem.startswith("reduce") and path.stem[6:].isdigit():
+            k = int(path.stem[6:])
+            valid = k < n_passes and data["key"] == reduce_keys[k]
+            top.update(data.get("outputs", ()) if valid else ())
+        if not valid:
+            workdir.remove(path)
+    for folder in workdir.PART_FOLDERS:
+        for path in sorted((staging / folder).rglob("*")) if (staging / folder).is_dir() else ():
+            if not path.is_dir() and path.relative_to(staging).as_posix() not in listed:
+                workdir.remove(path)
+    for entry in list(staging.iterdir()):
+        if entry.name not in top:
+            workdir.remove(entry)
+    workdir.remove(staging / WORK / "hf-cache")
+
+
+def _finished_shard(task: ShardTask) -> Optional[ShardReport]:
+    """The report of a shard task an earlier attempt finished with this task's key, or None."""
+    data = workdir.read_marker(workdir.shard_marker(Path(task.staging), task.pass_index, task.index))
+    if not data or data["key"] != task.key:
+        return None
+    out = Path(task.staging)
+    if not task.documents(task.pass_index).is_file() or not all((out / f).is_file() for f in data.get("files", ())):
+        return None
+    try:
+        return ShardReport(task.index, workdir.ledger_from_json(data["ledger"]), int(data["rows"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _start_reduce(staging: Path, marker: Path, model: Path) -> set[str]:
+    """Before a reduce runs: its marker, its model and the outputs an earlier run recorded go."""
+    old = workdir.read_marker(marker) or {}
+    workdir.remove(marker)
+    for name in old.get("outputs", ()):
+        if name not in (WORK, *workdir.PART_FOLDERS):
+            workdir.remove(staging / name)
+    workdir.remove(model)
+    return {p.name for p in staging.iterdir()}
+
+
+def _finish_reduce(staging: Path, marker: Path, key: str, before: set[str], model: Path) -> None:
+    """After a reduce: flush its files to disk, then its marker names the release folders it made."""
+    workdir.test_kill(f"reduce{marker.stem[6:]}")
+    outputs = sorted(p.name for p in staging.iterdir() if p.name not in before)
+    for path in [model, *(staging / name for name in outputs)]:
+        if path.is_dir():
+            release.fsync_tree(path)
+        elif path.exists():
+            workdir.fsync_file(path)
+    workdir.write_marker(marker, {"key": key, "outputs": outputs})
+
+
+def _reduce_executor(executor, pass_index: int):
+    point = f"reduce{pass_index}"
+    return workdir.KillingExecutor(executor, point) if os.environ.get(workdir.KILL_ENV) == point else executor
+
+
+def _ticker(tell: Progress, phase: str, total: int, start: int = 0) -> Callable:
+    done = [start]
 
     def on_result(index, result) -> None:
         done[0] += 1

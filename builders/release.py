@@ -133,8 +133,11 @@ def check_output(output: Path, overwrite: bool = False) -> None:
 
 
 def fsync_tree(folder: Path) -> None:
-    """Flush every file and folder below `folder` (and the folder itself) to disk."""
+    """Flush every file and folder below `folder` (and the folder itself) to disk; a top-level
+    _work/ (build intermediates, not part of the release) is left alone."""
     for root, dirs, files in os.walk(folder):
+        if root == str(folder):
+            dirs[:] = [d for d in dirs if d != WORK]
         for name in files:
             fd = os.open(os.path.join(root, name), os.O_RDONLY)
             try:
