@@ -16,6 +16,11 @@ class Executor:
 
     workers: int = 1
 
+    @classmethod
+    def from_config(cls, config) -> "Executor":
+        """The executor for an ExecutorConfig (each backend reads the keys it knows)."""
+        return cls(config.workers)
+
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], on_result: OnResult = None) -> list[Any]:
         raise NotImplementedError
 
