@@ -15,7 +15,6 @@ from builders.errors import BuildError, ConfigError
 
 PUBLISH_FORMATS = ("parquet", "hf")
 KEEP_RULES = ("earliest", "longest", "first")
-BACKENDS = ("local",)
 
 
 def _switchable(value: Any) -> Any:
@@ -275,9 +274,66 @@ class PublishConfig(Section):
         return self
 
 
+def _known_backend(value: str) -> str:
+    from builders.executors import BACKENDS
+
+    if value not in BACKENDS:
+        raise ValueError("must be one of " + ", ".join(BACKENDS))
+    return value
+
+
+_ADDRESS = re.compile(r"^(auto|ray://[^\s/:]+(:\d{1,5})?/?|[^\s/:]+:\d{1,5})$")
+
+
+def _ray_address(value: Optional[str]) -> Optional[str]:
+    if value is not None and not _ADDRESS.match(value):
+        raise ValueError("expected auto, ray://HOST:PORT (Ray Client) or HOST:PORT (the head node's GCS, port 6379 by default)")
+    return value
+
+
+class TaskResources(Section):
+    """What one task asks a Ray node for; a task waits until a node has that much free."""
+
+    num_cpus: float = Field(1, ge=0, le=1024, description="CPUs one task holds")
+    memory: Optional[ByteSize] = Field(None, ge=1, description="memory one task reserves (e.g. 2GB); unset: none reserved")
+    num_gpus: float = Field(0, ge=0, le=64, description="GPUs one task holds")
+
+
+class StageResources(Section):
+    """Per-stage task resources (ray backend). A pass that runs several stages asks for the most any
+    of them asks; `default` is for the tasks of stages not named."""
+
+    default: TaskResources = Field(default_factory=TaskResources, description="tasks of stages not named below")
+    plan: Optional[TaskResources] = Field(None, description="probing and splitting inputs into shards")
+    ingest: Optional[TaskResources] = Field(None, description="the first pass: reading a shard (and the stages run with it)")
+    clean: Optional[TaskResources] = Field(None, description="passes that clean")
+    dedup: Optional[TaskResources] = Field(None, description="passes that dedup, and the dedup reduce tasks")
+    publish: Optional[TaskResources] = Field(None, description="publish tasks (split counts, input hashes)")
+
+
 class ExecutorConfig(Section):
-    backend: Literal[BACKENDS] = Field("local", description="where shards run: local process pool")
-    workers: int = Field(2, ge=1, le=512, description="parallel worker processes")
+    backend: Annotated[str, AfterValidator(_known_backend)] = Field(
+        "local", description="where tasks run: local (a process pool on this machine) or ray (a Ray cluster)"
+    )
+    workers: int = Field(
+        2, ge=1, le=4096,
+        description="parallel workers: local processes, or the CPUs a local Ray instance gets (on a cluster: what "
+                    "shards and partitions are sized for, so set it to the cluster's CPUs)",
+    )
+    address: Annotated[Optional[str], AfterValidator(_ray_address)] = Field(
+        None, description="ray: the cluster to join (auto, ray://HOST:PORT or HOST:PORT); unset: start a local Ray instance"
+    )
+    resources: StageResources = Field(default_factory=StageResources, description="ray: what each stage's tasks ask for")
+    max_retries: int = Field(3, ge=0, le=100, description="ray: times a task is rerun after its worker or node died")
+    object_store_memory: ByteSize = Field(
+        200_000_000, ge=80_000_000, description="ray: object store of a local Ray instance (tasks pass files, not data)"
+    )
+
+    @model_validator(mode="after")
+    def _ray_only(self) -> "ExecutorConfig":
+        if self.backend != "ray" and self.address is not None:
+            raise ValueError(f"address: is for the ray backend (backend is {self.backend})")
+        return self
 
 
 class BuildConfig(Section):
