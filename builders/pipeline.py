@@ -85,6 +85,8 @@ class ShardTask:
     key: str = ""
     #: (path, fingerprint) of the inputs a first-pass task reads, checked before and after reading.
     inputs: tuple = ()
+    #: The build's driver process: a local worker dies with it (see workdir.die_with_driver).
+    driver: int = 0
 
     @property
     def index(self) -> int:
@@ -208,6 +210,7 @@ def run_pass(task: ShardTask) -> ShardReport:
     first, last = _first_and_last(plan)
     ledger = Ledger()
     ledger.record_lines = bool(config.clean and config.clean.record_lines)
+    workdir.die_with_driver(task.driver)
     _clear_shard(task)
     problem = workdir.changed_input(task.inputs)
     if problem:
@@ -368,7 +371,7 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
                 root = _common_folder(files)
                 shard_keys, reduce_keys = _keys(config, steps, shards, root, prints)
                 _sweep(staging, len(steps), len(shards), shard_keys, reduce_keys)
-                tasks = [ShardTask(s, config, str(staging), root=root) for s in shards]
+                tasks = [ShardTask(s, config, str(staging), root=root, driver=os.getpid()) for s in shards]
                 for step in steps:
                     t0 = time.perf_counter()
                     these = [replace(t, pass_index=step.index, key=shard_keys[step.index][i],

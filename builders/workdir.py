@@ -368,6 +368,29 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
+# ---------------------------------------------------------------- workers die with their build
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_driver(driver: int) -> None:
+    """In a local pool worker (a child of the build's driver process): be killed when the driver
+    dies, so a killed build leaves no worker finishing a shard into the folder a resumed build is
+    using. Nothing in the driver itself or in a worker that is not its child (another backend)."""
+    if not driver or os.getpid() == driver or os.getppid() != driver:
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() != driver:  # the driver died before the signal was armed
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 # ---------------------------------------------------------------- the test-only kill hook
 
 
