@@ -168,14 +168,15 @@ def test_a_killed_build_resumes_to_the_release_of_an_uninterrupted_one(corpus_di
     assert leftovers(tmp_path) == [] and not (tmp_path / ".out.lock").exists() and not (out / "_work").exists()
 
 
-def _fail_publish(monkeypatch):
-    """Fail the build once every pass and reduce is done (a disk that fills up while publishing)."""
+def _fail_publish(monkeypatch, late=False):
+    """Fail the build once every pass and reduce is done (a disk that fills up while publishing):
+    before any release file is written, or `late`, once the data files are."""
     from builders.stages import publish as publish_stage
 
     def full(*args, **kwargs):
         raise OSError(28, "Error writing bytes to file. Detail: [errno 28] No space left on device")
 
-    monkeypatch.setattr(publish_stage, "publish", full)
+    monkeypatch.setattr(publish_stage, "write_stats" if late else "publish", full)
 
 
 def _in_process(corpus_dir, out, overrides=(), resume=False, notices=None):
@@ -218,9 +219,10 @@ def test_a_changed_config_redoes_exactly_the_passes_it_affects(corpus_dir, tmp_p
     result = _in_process(tmp_path, out, ["clean.min_words=150"], resume=True)
     assert result.reused == [PLAN]  # the plan depends on the input section only
     assert result.stats["stages"]["clean"]["dropped"]["too_short(<150 words)"] > 0
-    # Publish settings are read by publish alone, which always runs again.
+    # Publish settings are read by publish alone, which always runs again; the files the failed
+    # publish wrote (more, smaller ones) are not taken into the release.
     with monkeypatch.context() as patch:
-        _fail_publish(patch)
+        _fail_publish(patch, late=True)
         with pytest.raises(BuildError):
             _in_process(tmp_path, out)
     result = _in_process(tmp_path, out, ["publish.max_shard_size=90000"], resume=True)
