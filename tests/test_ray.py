@@ -169,20 +169,39 @@ def test_local_1_local_2_and_ray_give_one_release(dump, local_release, local_ray
     assert result.stats["stages"]["clean"]["seconds"] > 0 and result.stats["stages"]["dedup"]["seconds"] > 0
 
 
-def test_a_worker_killed_mid_build_is_retried_and_nothing_is_lost_or_doubled(dump, local_release, local_ray, kill_dir):
-    # The first pass task and the first dedup reduce task each lose their worker (os._exit) after
-    # their output files are written and before their result reaches the driver.
+def test_a_worker_killed_mid_build_is_retried_and_nothing_is_lost_or_doubled(dump, local_release, tmp_path):
+    """Through the CLI, which starts its own Ray instance: the first pass task and the first dedup
+    reduce task each lose their worker (os._exit) after their output files are written and before
+    their result reaches the driver. Ray's own reports of it stay out of the output."""
+    kill_dir = tmp_path / "kill"
+    kill_dir.mkdir()
     for name in ("run_pass", "run_task"):
         (kill_dir / f"kill-{name}").write_text("")
-    run_build(load_config(write_build(dump, "out-ray-killed", {"backend": "ray", "workers": 2})))
+    config = write_build(dump, "out-ray-killed", {"backend": "ray", "workers": 2})
+    result = corpus_cli("build", str(config), "--quiet", cwd=dump, env={KILL_ENV: str(kill_dir)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr == ""
     for name in ("run_pass", "run_task"):
         claimed = list(kill_dir.glob(f"kill-{name}.claimed-*"))
         assert len(claimed) == 1, f"no {name} task was killed"
         pid = int(claimed[0].name.rsplit("-", 1)[1])
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)  # that worker process is gone
-        claimed[0].unlink()
     assert_same_release(read_release(dump / "out-ray-killed"), local_release)
+
+
+def test_a_worker_that_keeps_dying_stops_the_build_naming_the_shard(dump, local_ray, kill_dir):
+    (kill_dir / "kill-run_pass").write_text("always")
+    try:
+        config = load_config(write_build(dump, "out-ray-dying", {"backend": "ray", "workers": 2, "max_retries": 1}))
+        with pytest.raises(BuildError) as caught:
+            run_build(config)
+    finally:
+        (kill_dir / "kill-run_pass").unlink()
+    assert re.match(r"^shard \d+ \(pass 0 ingest\+clean, input \S+/raw/pages-0000[0-3]\.jsonl\) failed on Ray "
+                    r"\(retried 1 time\): \w+: ", str(caught.value)), str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert not (dump / "out-ray-dying").exists()
 
 
 def count_attempts_then(job: tuple):

@@ -37,17 +37,28 @@ STAGES = ("plan", "ingest", "clean", "dedup", "publish")
 #: Test-only fault injection: a folder. A task whose function is NAME, finding the file
 #: `kill-NAME` there, claims it (renames it away: once only) and its worker process exits right
 #: after the task's work is done, before the result is returned: a worker lost mid-task, with the
-#: task's output files written, exactly the case a retry must not duplicate.
+#: task's output files written, exactly the case a retry must not duplicate. A file that says
+#: `always` is not claimed: every attempt of every such task dies.
 KILL_ENV = "CORPUS_BUILDERS_RAY_KILL_DIR"
 
 
 def _call(fn: Callable[[Any], Any], item: Any) -> Any:
     """What a Ray task runs: `fn(item)`, as the local pool would."""
     folder = os.environ.get(KILL_ENV)
-    if folder and _claim(os.path.join(folder, f"kill-{fn.__name__}")):
+    if folder and _doomed(os.path.join(folder, f"kill-{fn.__name__}")):
         fn(item)
         os._exit(1)
     return fn(item)
+
+
+def _doomed(path: str) -> bool:
+    try:
+        with open(path) as fh:
+            if fh.read().strip() == "always":
+                return True
+    except OSError:
+        return False
+    return _claim(path)
 
 
 def _claim(path: str) -> bool:
@@ -86,6 +97,7 @@ class RayExecutor(Executor):
         self._variants: dict = {}
         self._warming: list = []
         self._largest: Optional[dict] = None
+        self._restore: Optional[Callable[[], None]] = None
 
     @classmethod
     def from_config(cls, config) -> "RayExecutor":
@@ -112,6 +124,7 @@ class RayExecutor(Executor):
                 _check_reachable(self.address)
                 _join(ray, self.address, quiet)
             self._owned = True
+            self._restore = _quiet_cluster_messages()
         self._ray = ray
         self._remote = ray.remote(_call)
         return ray
@@ -127,7 +140,9 @@ class RayExecutor(Executor):
         self._variants = {}
         if self._owned and self._ray is not None and self._ray.is_initialized():
             self._ray.shutdown()
-        self._ray, self._remote, self._owned = None, None, False
+        if self._restore is not None:
+            self._restore()
+        self._ray, self._remote, self._owned, self._restore = None, None, False, None
 
     # -- running ------------------------------------------------------------------------------
 
@@ -136,10 +151,9 @@ class RayExecutor(Executor):
             return []
         ray = self._connect()
         labels: dict = {}
-        refs = []
-        for item in items:
-            remote, _ = self._variant(self._options(_stages_of(fn, item, labels)))
-            refs.append(remote.remote(fn, item))
+        # Every task's options first: one that no node can hold refuses the map before any task runs.
+        remotes = [self._variant(self._options(_stages_of(fn, item, labels)))[0] for item in items]
+        refs = [remote.remote(fn, item) for remote, item in zip(remotes, items)]
         where = {ref: i for i, ref in enumerate(refs)}
         results: list[Any] = [None] * len(items)
         pending = list(refs)
@@ -235,7 +249,8 @@ class RayExecutor(Executor):
         if isinstance(exc, rex.TaskCancelledError):
             return BuildError(f"{where} was cancelled")
         if isinstance(exc, rex.RayError):
-            retries = f" (retried {self.max_retries} times)" if self.max_retries else ""
+            n = self.max_retries
+            retries = f" (retried {n} time{'s' if n != 1 else ''})" if n else ""
             return BuildError(f"{where} failed on Ray{retries}: {type(exc).__name__}: {_first_line(exc)}")
         return exc
 
@@ -243,6 +258,32 @@ class RayExecutor(Executor):
 #: An HTTP/2 client's connection preface and an empty SETTINGS frame: a gRPC server (Ray's GCS and
 #: its client server are) answers with a SETTINGS frame of its own.
 _H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def _quiet_cluster_messages() -> Optional[Callable[[], None]]:
+    """A Ray driver prints the cluster's error messages (a worker that died and whose task is being
+    retried, ...) to this process's stdout from a thread of its own, whatever `log_to_driver` says.
+    Route them to the `ray` logger instead (quiet at logging_level ERROR; every node keeps them in
+    its logs): a failure that matters reaches the build as a task error, in one line. Returns how
+    to undo it (only for the Ray this executor started)."""
+    try:
+        from ray._private import worker as ray_worker
+    except ImportError:
+        return None
+    original = getattr(ray_worker, "print_to_stdstream", None)
+    if original is None:
+        return None
+
+    def to_logger(data, *args, **kwargs) -> None:
+        for line in data.get("lines", ()):
+            logging.getLogger("ray").warning("(%s) %s", data.get("pid"), line)
+
+    ray_worker.print_to_stdstream = to_logger
+
+    def restore() -> None:
+        ray_worker.print_to_stdstream = original
+
+    return restore
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
