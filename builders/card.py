@@ -45,7 +45,9 @@ REJECTED_COLUMNS = {
 }
 CLUSTER_COLUMNS = {
     "cluster": "the surviving copy's id", "kept": "whether this document is the survivor",
-    "method": "how it matched: exact or minhash; null for a document with no copy",
+    "method": "exact, minhash or lead: the producer that verified it against its survivor; null for a document with no copy",
+    "similarity": "the estimated Jaccard similarity of the shingles (of the openings, for lead) that joined it to its "
+                  "survivor; null for a survivor",
     "duplicate_of": "the survivor it copies", "size": "documents in its cluster",
 }
 SAMPLE_CHARS = 300
@@ -217,10 +219,16 @@ def write_card(config: BuildConfig, staging: Path, stats: dict, published: Publi
     if config.dedup:
         lines += ["", "## Deduplication", ""]
         methods = ["exact copies of the normalised text"] if config.dedup.exact else []
-        if config.dedup.minhash:
-            methods.append(f"near copies by MinHash of word {config.dedup.minhash.ngram}-grams "
-                           f"(estimated Jaccard >= {config.dedup.minhash.threshold:g})")
-        lines.append(f"Matched: {' and '.join(methods) or 'nothing'}. Copies form clusters; the survivor of each "
+        mh = config.dedup.minhash
+        if mh:
+            near = (f"near copies by MinHash of word {mh.ngram}-grams (estimated Jaccard >= {mh.threshold:g}"
+                    + (f", or a shorter text at least {mh.containment:g} inside a longer one: a truncated copy" if mh.containment else "")
+                    + ")")
+            methods.append(near)
+            if mh.lead:
+                methods.append(f"copies that open with the same words (Jaccard of their openings >= {mh.lead:g}, "
+                               "the shorter mostly inside the longer)")
+        lines.append(f"Matched: {'; '.join(methods) or 'nothing'}. Copies form clusters; the survivor of each "
                      f"is {KEEP_RULES.get(config.dedup.keep, config.dedup.keep)}.")
         if outcome:
             lines += ["", f"{sum(outcome['sizes'].values()):,} clusters of two or more documents; {outcome['duplicates']:,} "

@@ -34,7 +34,7 @@ COLUMN_DOCS = {
     "lang": "language code (ISO 639-1): from the input, else identified by fastText's lid.176",
     "lang_score": "the identifier's probability for `lang` (null when the input gave the language)",
     "copies": "documents in this story's dedup cluster (1: no copy found; null when dedup is off)",
-    "copy_sources": "the distinct sources of the story's other copies, sorted",
+    "copy_sources": "the sorted distinct sources (sites) of the other copies in its dedup cluster",
 }
 KEPT_DOC = "kept from the input records (input.keep)"
 
