@@ -15,7 +15,8 @@ local, ray, local, ray... so a change in the machine's load touches both. Report
   Ray is started, and its workers import the package, before planning begins (outside the
   phases), while the local pool's worker processes start inside the first pass;
 
-and Ray / local for each. The two releases must be the same (ids in the same shards, clusters),
+and Ray / local for each. (CPU seconds are not reported: Ray's workers are not the command's
+children, so their CPU time cannot be counted the way the pool's is.) The two releases must be the same (ids in the same shards, clusters),
 or the benchmark fails.
 """
 
