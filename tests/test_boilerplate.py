@@ -127,3 +127,25 @@ def test_lists_and_tables_at_the_article_edges_stay_while_a_promo_on_every_page_
     texts = run(pages, tmp_path)
     for p in pages:
         assert texts[p["id"]] == p["want"], p["id"]
+
+
+def test_the_reduce_runs_as_tasks_and_decides_the_same_whatever_their_number(tmp_path):
+    """Partitions of line shapes are decided by tasks through the executor; the decisions do not
+    depend on how many tasks there are (four per worker; in this process when there is no executor)."""
+    from builders.executors.local import LocalExecutor
+
+    pages = [page(site, story, day) for site in range(4) for story, day in ((site, 1), (site + 10, 2))]
+    table = pa.Table.from_pylist(pages)
+    step = RepeatedLines()
+    pq.write_table(step.map(table.slice(0, 4)), tmp_path / "s0.parquet")
+    pq.write_table(step.map(table.slice(4)), tmp_path / "s1.parquet")
+    summaries = [(0, tmp_path / "s0.parquet"), (1, tmp_path / "s1.parquet")]
+    decided = []
+    for name, executor in (("inline", None), ("one", LocalExecutor(1)), ("two", LocalExecutor(2))):
+        step.reduce(summaries, tmp_path / name, [0, 1], tmp_path, executor)
+        if executor:
+            executor.close()
+        step.load(tmp_path / name, 0)
+        decided.append((step.site_pairs.tolist(), step.common_pairs.tolist(), step.everywhere.tolist()))
+        assert len(list((tmp_path / name / "site-lines").glob("*.parquet"))) == (8 if name == "two" else 4)
+    assert decided[0] == decided[1] == decided[2] and len(decided[0][0]) > 0

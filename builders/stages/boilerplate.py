@@ -17,6 +17,7 @@ recur on a site's court and results stories, while a site's own promo stands on 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +34,11 @@ from builders.stages.registry import clean_step
 # counting the site's pages, so the reduce knows what share of a site's pages a line is on.
 SUMMARY_SCHEMA = pa.schema(
     [("site", pa.uint64()), ("line", pa.uint64()), ("tmin", pa.uint64()), ("tmax", pa.uint64()),
-     ("pages", pa.int64()), ("long", pa.bool_())]
+     ("pages", pa.int64()), ("long", pa.bool_()), ("part", pa.uint8())]
 )
+#: The reduce works on line shapes in PARTS partitions (by the shape's top bits), as tasks: a line's
+#: every (site, line) row is in one partition, so each decides its lines alone.
+PARTS = 64
 _NO_SITE = np.uint64(0)
 PAGES_ROW = np.uint64(0)
 #: Lines of at least this many words are sentences that stories may share ...
@@ -113,6 +117,52 @@ def _article_lines(lines: Lines) -> tuple[np.ndarray, np.ndarray]:
     return article, (article & (digits | row)) | ((inside | tail) & header)
 
 
+def _part(lines: np.ndarray) -> np.ndarray:
+    """The partition of each line shape: its hash's top bits."""
+    return (lines >> np.uint64(58)).astype(np.uint8) % np.uint8(PARTS)
+
+
+@dataclass(frozen=True)
+class _LinesJob:
+    paths: tuple[str, ...]
+    parts: tuple[int, ...]
+    model: str
+    index: int
+    min_sites: int
+
+
+def _read(paths: tuple[str, ...], filters) -> pa.Table:
+    tables = [pq.read_table(p, filters=filters, schema=SUMMARY_SCHEMA) for p in paths]
+    return pa.concat_tables(tables) if tables else SUMMARY_SCHEMA.empty_table()
+
+
+def _decide_lines(job: _LinesJob) -> None:
+    """One task of the reduce: which lines of its partitions are a site's chrome, which are common
+    on their site, which are chrome on at least `min_sites` sites; three small key files."""
+    is_count = pc.field("line") == pa.scalar(PAGES_ROW, pa.uint64())
+    pages = _read(job.paths, is_count).group_by("site").aggregate([("pages", "sum")])
+    counts = pages.rename_columns(["site", "site_pages"])
+    stats = _read(job.paths, pc.field("part").isin(pa.array(job.parts, pa.uint8())) & ~is_count)
+    stats = stats.group_by(["site", "line"]).aggregate([("tmin", "min"), ("tmax", "max"), ("pages", "sum"), ("long", "max")])
+    stats = stats.join(counts, "site")
+    varied = pc.and_(pc.not_equal(stats["tmin_min"], stats["tmax_max"]), pc.not_equal(stats["site"], _NO_SITE))
+    common = pc.greater_equal(pc.divide(pc.cast(stats["pages_sum"], pa.float64()), stats["site_pages"]), LONG_LINE_SHARE)
+    chrome = stats.filter(pc.and_(varied, pc.or_(pc.invert(stats["long_max"]), common))).select(["site", "line"])
+    per_line = chrome.group_by("line").aggregate([("site", "count")])
+    everywhere = per_line.filter(pc.greater_equal(per_line["site_count"], job.min_sites))["line"]
+    frequent = stats.filter(pc.and_(varied, common)).select(["site", "line"])
+    for name, table in (
+        ("site-lines", pa.table({"key": np.sort(_pair_keys(chrome["site"].to_numpy(), chrome["line"].to_numpy()))})),
+        ("site-common-lines", pa.table({"key": np.sort(_pair_keys(frequent["site"].to_numpy(), frequent["line"].to_numpy()))})),
+        ("lines", pa.table({"line": np.sort(everywhere.to_numpy().astype(np.uint64))})),
+    ):
+        final = Path(job.model) / name / f"part-{job.index:03d}.parquet"
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temporary = final.with_suffix(".tmp")
+        pq.write_table(table, temporary)
+        temporary.replace(final)  # a retried task replaces, never leaves half a file
+
+
 def _pair_keys(site: np.ndarray, line: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         return site * np.uint64(0x9E3779B97F4A7C15) ^ line
@@ -153,41 +203,40 @@ class RepeatedLines(CorpusStep):
         n = per_site.num_rows
         page_rows = pa.table(
             [per_site["site"], pa.array(np.full(n, PAGES_ROW)), pa.array(np.zeros(n, np.uint64)),
-             pa.array(np.zeros(n, np.uint64)), per_site["site_count"], pa.array(np.zeros(n, bool))],
+             pa.array(np.zeros(n, np.uint64)), per_site["site_count"], pa.array(np.zeros(n, bool)),
+             pa.array(np.zeros(n, np.uint8))],
             schema=SUMMARY_SCHEMA,
         )
         line_rows = pa.table(
             [grouped["site"], grouped["line"], grouped["title_min"], grouped["title_max"], grouped["title_count"],
-             grouped["long_max"]],
+             grouped["long_max"], pa.array(_part(grouped["line"].to_numpy()))],
             schema=SUMMARY_SCHEMA,
         )
         return pa.concat_tables([page_rows, line_rows])
 
     def reduce(self, summaries, model: Path, shards, output: Path, executor=None) -> None:
-        tables = [pq.read_table(p) for _, p in summaries]
-        stats = pa.concat_tables(tables) if tables else SUMMARY_SCHEMA.empty_table()
-        stats = stats.group_by(["site", "line"]).aggregate(
-            [("tmin", "min"), ("tmax", "max"), ("pages", "sum"), ("long", "max")]
-        )
-        is_count = pc.equal(stats["line"], PAGES_ROW)
-        counts = stats.filter(is_count).select(["site", "pages_sum"]).rename_columns(["site", "site_pages"])
-        stats = stats.filter(pc.invert(is_count)).join(counts, "site")
-        varied = pc.and_(pc.not_equal(stats["tmin_min"], stats["tmax_max"]), pc.not_equal(stats["site"], _NO_SITE))
-        common = pc.greater_equal(pc.divide(pc.cast(stats["pages_sum"], pa.float64()), stats["site_pages"]), LONG_LINE_SHARE)
-        chrome = stats.filter(pc.and_(varied, pc.or_(pc.invert(stats["long_max"]), common))).select(["site", "line"])
-        per_line = chrome.group_by("line").aggregate([("site", "count")])
-        everywhere = per_line.filter(pc.greater_equal(per_line["site_count"], self.min_sites))["line"]
+        """Partitions of line shapes decided as tasks through the executor: each reads only its
+        partitions' rows (and the sites' page counts) from every summary, so memory is bounded by
+        a partition, and the union of their decisions is the same however many tasks there are."""
         model.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.table({"key": np.sort(_pair_keys(chrome["site"].to_numpy(), chrome["line"].to_numpy()))}), model / "site-lines.parquet")
-        frequent = stats.filter(pc.and_(varied, common)).select(["site", "line"])
-        pq.write_table(pa.table({"key": np.sort(_pair_keys(frequent["site"].to_numpy(), frequent["line"].to_numpy()))}),
-                       model / "site-common-lines.parquet")
-        pq.write_table(pa.table({"line": np.sort(everywhere.to_numpy())}), model / "lines.parquet")
+        paths = tuple(str(p) for _, p in summaries)
+        tasks = max(1, min(PARTS, 4 * (getattr(executor, "workers", 1) or 1)))
+        jobs = [_LinesJob(paths, tuple(range(k, PARTS, tasks)), str(model), k, self.min_sites) for k in range(tasks)]
+        if executor is None:
+            for job in jobs:
+                _decide_lines(job)
+        else:
+            executor.map(_decide_lines, jobs)
 
     def load(self, model: Path, shard: int) -> None:
-        self.site_pairs = pq.read_table(model / "site-lines.parquet")["key"].to_numpy()
-        self.common_pairs = pq.read_table(model / "site-common-lines.parquet")["key"].to_numpy()
-        self.everywhere = pq.read_table(model / "lines.parquet")["line"].to_numpy()
+        def keys(name: str, column: str) -> np.ndarray:
+            files = sorted((model / name).glob("part-*.parquet"))
+            found = [pq.read_table(f)[column].to_numpy() for f in files]
+            return np.sort(np.concatenate(found)) if found else np.empty(0, np.uint64)
+
+        self.site_pairs = keys("site-lines", "key")
+        self.common_pairs = keys("site-common-lines", "key")
+        self.everywhere = keys("lines", "line")
 
     def apply(self, table: pa.Table, ledger: Ledger) -> pa.Table:
         if table.num_rows == 0:
