@@ -43,15 +43,9 @@ VALUE = st.recursive(SCALAR, lambda inner: st.one_of(st.lists(inner, max_size=3)
 
 
 def _set(raw: dict, key: str, value) -> None:
-    node = raw
-    parts = key.split(".")
-    for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = {}
-            node[part] = child
-        node = child
-    node[parts[-1]] = value
+    from builders.config import _set_dotted  # the loader's own, as --set applies it
+
+    _set_dotted(raw, key.split("."), value)
 
 
 def check(path, overrides=()) -> None:
