@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from builders.executors.local import LocalExecutor
 from builders.stages.base import CorpusStep, Ledger
 from builders.stages.clean import Lines, NormalizeWhitespace, _set_text, count_words
 from builders.stages.dedup import hash_strings
@@ -222,11 +223,7 @@ class RepeatedLines(CorpusStep):
         paths = tuple(str(p) for _, p in summaries)
         tasks = max(1, min(PARTS, 4 * (getattr(executor, "workers", 1) or 1)))
         jobs = [_LinesJob(paths, tuple(range(k, PARTS, tasks)), str(model), k, self.min_sites) for k in range(tasks)]
-        if executor is None:
-            for job in jobs:
-                _decide_lines(job)
-        else:
-            executor.map(_decide_lines, jobs)
+        (executor or LocalExecutor(1)).map(_decide_lines, jobs)  # no executor: every task in this process
 
     def load(self, model: Path, shard: int) -> None:
         def keys(name: str, column: str) -> np.ndarray:

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from builders.config import DedupConfig
+from builders.executors.local import LocalExecutor
 from builders.schema import ORD
 from builders.stages import dedup_edges as edges
 from builders.stages import dedup_index
@@ -137,15 +138,6 @@ def verify(sig: np.ndarray, sizes: np.ndarray, src: np.ndarray, dst: np.ndarray,
     return ~np.isnan(edges.verify_signatures(sig[src], sig[dst], sizes[src], sizes[dst], threshold, containment))
 
 
-class _Serial:
-    """An executor for reduce calls outside a build (tests, tools): every task in this process."""
-
-    workers = 1
-
-    def map(self, fn, items, on_result=None):
-        return [fn(item) for item in items]
-
-
 class Dedup(CorpusStep):
     """Exact and MinHash dedup as one corpus step: keys per batch, clusters by partition, filter per shard."""
 
@@ -164,7 +156,7 @@ class Dedup(CorpusStep):
         return self.features(table)
 
     def reduce(self, summaries, model: Path, shards, output: Path, executor=None) -> None:
-        executor = executor or _Serial()
+        executor = executor or LocalExecutor(1)  # outside a build (tests, tools): every task in this process
         config = self.config
         index = dedup_index.Index.open(config.index, config) if config.index else None
         model = Path(model)
