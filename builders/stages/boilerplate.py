@@ -27,9 +27,10 @@ import pyarrow.parquet as pq
 
 from builders.executors.local import LocalExecutor
 from builders.stages.base import CorpusStep, Ledger
-from builders.stages.clean import Lines, NormalizeWhitespace, _set_text, count_words
+from builders.stages.clean import Lines, NormalizeWhitespace, _set_text, count_words, prose_lines
 from builders.stages.dedup import hash_strings
 from builders.stages.registry import clean_step
+from builders.text import chrome
 
 # One row per (site, line shape) seen in a batch, plus one row per site with `line` = PAGES_ROW
 # counting the site's pages, so the reduce knows what share of a site's pages a line is on.
@@ -95,9 +96,6 @@ def _article_lines(lines: Lines) -> tuple[np.ndarray, np.ndarray]:
     list or table or its header (with digits folded, a results table has the same shape on every
     results story; "- Surrender her passport" and "Qtr" recur on a site's court and results
     stories), nor against a line with digits that is no stamp or counter."""
-    from builders.stages.clean import prose_lines
-    from builders.text import chrome
-
     body = lines.words >= chrome.BODY_WORDS
     per_doc = np.bincount(lines.doc[body], minlength=len(lines.text))
     anchor = body | (prose_lines(lines) & (per_doc[lines.doc] == 0))
@@ -148,12 +146,12 @@ def _decide_lines(job: _LinesJob) -> None:
     stats = stats.join(counts, "site")
     varied = pc.and_(pc.not_equal(stats["tmin_min"], stats["tmax_max"]), pc.not_equal(stats["site"], _NO_SITE))
     common = pc.greater_equal(pc.divide(pc.cast(stats["pages_sum"], pa.float64()), stats["site_pages"]), LONG_LINE_SHARE)
-    chrome = stats.filter(pc.and_(varied, pc.or_(pc.invert(stats["long_max"]), common))).select(["site", "line"])
-    per_line = chrome.group_by("line").aggregate([("site", "count")])
+    site_chrome = stats.filter(pc.and_(varied, pc.or_(pc.invert(stats["long_max"]), common))).select(["site", "line"])
+    per_line = site_chrome.group_by("line").aggregate([("site", "count")])
     everywhere = per_line.filter(pc.greater_equal(per_line["site_count"], job.min_sites))["line"]
     frequent = stats.filter(pc.and_(varied, common)).select(["site", "line"])
     for name, table in (
-        ("site-lines", pa.table({"key": np.sort(_pair_keys(chrome["site"].to_numpy(), chrome["line"].to_numpy()))})),
+        ("site-lines", pa.table({"key": np.sort(_pair_keys(site_chrome["site"].to_numpy(), site_chrome["line"].to_numpy()))})),
         ("site-common-lines", pa.table({"key": np.sort(_pair_keys(frequent["site"].to_numpy(), frequent["line"].to_numpy()))})),
         ("lines", pa.table({"line": np.sort(everywhere.to_numpy().astype(np.uint64))})),
     ):
