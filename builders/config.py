@@ -223,6 +223,11 @@ class MinHashConfig(Section):
     lead: Annotated[Optional[float], BeforeValidator(lambda v: None if v is False else v)] = Field(
         0.6, gt=0, le=1, description="also copies: documents whose openings (about 60 words) reach this Jaccard similarity (false: off)"
     )
+    anchored: Annotated[Optional[float], BeforeValidator(lambda v: None if v is False else v)] = Field(
+        0.5, gt=0, le=1,
+        description="also copies: a document whose shingles lie this much inside another's when the two share at "
+        "least two names or numbers and the smaller names at most one the other lacks per four shared (false: off)",
+    )
 
 
 class DedupConfig(Section):

@@ -29,7 +29,7 @@ from builders.stages import dedup_edges as edges
 from builders.stages import dedup_index
 from builders.stages import dedup_reduce as tasks
 from builders.stages.base import CorpusStep, Ledger
-from builders.text import minhash
+from builders.text import anchors, minhash
 
 STAGE = "dedup"
 EXACT, NEAR = "exact", "minhash"
@@ -59,6 +59,7 @@ class DedupFeatures:
         self.layout = edges.layout(config)
         lead = config.minhash and config.minhash.lead is not None
         self.lead_perms = min(edges.LEAD_PERMS, config.minhash.num_perm) if lead else 0
+        self.anchor_words = anchors.WORDS if config.minhash and config.minhash.anchored is not None else 0
 
     @property
     def width(self) -> int:
@@ -80,6 +81,8 @@ class DedupFeatures:
             fields.append(pa.field("signature", pa.list_(pa.uint32(), self.config.minhash.num_perm)))
         if self.lead_perms:
             fields.append(pa.field("lead", pa.list_(pa.uint32(), self.lead_perms)))
+        if self.anchor_words:
+            fields.append(pa.field("anchors", pa.list_(pa.uint64(), self.anchor_words)))
         fields.append(pa.field("keys", pa.list_(pa.uint64(), self.width)))
         return pa.schema(fields)
 
@@ -123,6 +126,10 @@ class DedupFeatures:
                     pa.array(np.ascontiguousarray(ctx.lead_signature[:, : self.lead_perms]).ravel(), pa.uint32()),
                     self.lead_perms)
         columns["shingles"] = pa.array(ctx.shingles, pa.int32())
+        if self.anchor_words:
+            ctx.anchors = anchors.anchor_bitmaps(table.column("text"))
+            columns["anchors"] = pa.FixedSizeListArray.from_arrays(pa.array(ctx.anchors.ravel(), pa.uint64()),
+                                                                   self.anchor_words)
         keys = [edges.producer(name).keys(ctx, self.config) for name, _ in self.layout]
         keys = np.concatenate(keys, axis=1) if keys else np.zeros((n, 0), np.uint64)
         if keys.shape[1] < self.width:
@@ -167,7 +174,8 @@ class Dedup(CorpusStep):
             rows = pq.ParquetFile(path).metadata.num_rows
             build_groups.append(tasks.Group(str(model / "groups" / f"s{shard:05d}"), rows, shard))
         groups += build_groups
-        store = tasks.Store(tuple(groups), config.minhash.num_perm if config.minhash else None, self.features.lead_perms)
+        store = tasks.Store(tuple(groups), config.minhash.num_perm if config.minhash else None, self.features.lead_perms,
+                            self.features.anchor_words)
         total = store.total
         if index:
             partitions = index.partitions
@@ -176,7 +184,7 @@ class Dedup(CorpusStep):
         # 1. Each shard's map output to its group files and its keys to one file per partition.
         bands = model / "bands"
         scatter = [tasks.ScatterTask(str(path), g.path, str(bands), shard, int(store.starts[len(groups) - len(build_groups) + i]),
-                                     partitions, store.num_perm, store.lead_perms)
+                                     partitions, store.num_perm, store.lead_perms, store.anchor_words)
                    for i, ((shard, path), g) in enumerate(zip(summaries, build_groups))]
         executor.map(tasks.run_task, scatter)
         # 2. Per partition: candidates, verified by the producer that found them.

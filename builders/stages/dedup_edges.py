@@ -21,7 +21,7 @@ from typing import Callable, ClassVar
 import numpy as np
 
 from builders.config import DedupConfig
-from builders.text import minhash
+from builders.text import anchors, minhash
 
 #: LSH looks for candidates down to this fraction of the threshold; verification then decides.
 CANDIDATE_FACTOR = 0.4
@@ -50,6 +50,7 @@ class MapContext:
     shingles: np.ndarray | None = None  # shingle count per document
     signature: np.ndarray | None = None  # (n, num_perm) uint32
     lead_signature: np.ndarray | None = None  # (n, num_perm) uint32 of the opening shingles
+    anchors: np.ndarray | None = None  # (n, anchors.WORDS) uint64 bitmaps of names and numbers
 
 
 class EdgeProducer:
@@ -250,6 +251,79 @@ class Lead(EdgeProducer):
             ok = (jaccard >= config.minhash.lead * factor) & (contained >= LEAD_CONTAINMENT * factor)
             ok &= (size_x > 0) & (size_y > 0)
             out[lo : lo + _EDGE_BLOCK] = np.where(ok, jaccard, np.nan)
+        return out
+
+
+#: Anchors two texts must share for the anchored rule: words in common are no evidence of a copy
+#: when neither names anything.
+ANCHORS_SHARED = 2
+#: Anchors of the smaller text the larger lacks, per anchor they share, that the anchored rule
+#: allows: a local site adds "It emerged on Friday that", a typo changes a name ("Tdiemouth"),
+#: but at most one anchor in five differs. On the 10k hard benchmark's pairs, against none
+#: allowed: pairwise recall 0.862 -> 0.917 at the same precision (0.997).
+ANCHOR_CONFLICTS = 0.25
+#: For a member corroborated by a verified member: one in three, at RELAXED_ANCHORED of
+#: `minhash.anchored`.
+RELAXED_ANCHOR_CONFLICTS = 0.5
+RELAXED_ANCHORED = 0.8
+#: The anchored rule is for copies a few edits away: the smaller text's shingles missing from the
+#: larger must be at most this many word edits' worth (each edit costs `ngram` shingles). A copy
+#: with a few words changed keeps half the shingles of a 60-word brief but nearly all of a
+#: 400-word story; two long articles sharing half their text (a story and its update, a story
+#: and a follow-up quoting its background paragraphs) are different articles.
+ANCHORED_EDITS = 10
+
+
+@edge_producer
+class Anchored(EdgeProducer):
+    """Containment with the same names and numbers: a copy reworded too much for the MinHash rules
+    (a 60-word brief with four words changed keeps half its 5-grams) or cut to a few paragraphs
+    still names only people, places and figures of its original; two stories written from one
+    mould do not. A pair is a copy when
+    - the smaller text's shingles lie at least `minhash.anchored` inside the other (estimated from
+      the signatures, as the containment rule does), and those missing are at most ANCHORED_EDITS
+      word edits' worth;
+    - they share at least ANCHORS_SHARED anchors (builders/text/anchors.py), and the smaller (by
+      characters) names at most one anchor the larger lacks per four they share.
+    Candidates come from the MinHash producer's bands."""
+
+    name = "anchored"
+    order = 30
+
+    @staticmethod
+    def enabled(config: DedupConfig) -> bool:
+        return config.minhash is not None and config.minhash.anchored is not None
+
+    @staticmethod
+    def width(config: DedupConfig) -> int:
+        return 0
+
+    @staticmethod
+    def keys(ctx: MapContext, config: DedupConfig) -> np.ndarray:
+        return np.zeros((ctx.n, 0), np.uint64)
+
+    @classmethod
+    def verify_relaxed(cls, store, a, b, config):
+        return cls.verify(store, a, b, config, RELAXED_ANCHORED, RELAXED_ANCHOR_CONFLICTS)
+
+    @staticmethod
+    def verify(store, a, b, config, factor: float = 1.0, allowed: float = ANCHOR_CONFLICTS):
+        out = np.empty(len(a), np.float32)
+        for lo in range(0, len(a), _EDGE_BLOCK):
+            x, y = a[lo : lo + _EDGE_BLOCK], b[lo : lo + _EDGE_BLOCK]
+            size_x, size_y = store.info(x, "shingles").astype(np.float64), store.info(y, "shingles").astype(np.float64)
+            whole = (store.signatures(x) == store.signatures(y)).mean(axis=1)
+            contained = whole * (size_x + size_y) / (1 + whole) / np.maximum(np.minimum(size_x, size_y), 1)
+            bits_x, bits_y = store.anchors(x), store.anchors(y)
+            x_smaller = (store.info(x, "length") <= store.info(y, "length"))[:, None]
+            small, large = np.where(x_smaller, bits_x, bits_y), np.where(x_smaller, bits_y, bits_x)
+            smaller = np.minimum(size_x, size_y)
+            ok = contained >= config.minhash.anchored * factor
+            ok &= (1 - contained) * smaller <= ANCHORED_EDITS * config.minhash.ngram
+            common = anchors.shared(small, large)
+            ok &= (common >= ANCHORS_SHARED) & (anchors.conflicts(small, large) <= allowed * common)
+            ok &= (size_x > 0) & (size_y > 0)
+            out[lo : lo + _EDGE_BLOCK] = np.where(ok, whole, np.nan)
         return out
 
 

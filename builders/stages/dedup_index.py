@@ -27,6 +27,7 @@ from builders.config import DedupConfig
 from builders.errors import BuildError
 from builders.stages import dedup_edges as edges
 from builders.stages.dedup_reduce import Group, atomic_json
+from builders.text import anchors
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -40,7 +41,8 @@ def hash_config(config: DedupConfig) -> dict:
     if mh:
         bands, rows = edges.candidate_params(mh)
         out.update(num_perm=mh.num_perm, ngram=mh.ngram, seed=mh.seed, bands=bands, rows=rows,
-                   lead_shingles=edges.LEAD_SHINGLES, lead_perms=min(edges.LEAD_PERMS, mh.num_perm) if mh.lead else 0)
+                   lead_shingles=edges.LEAD_SHINGLES, lead_perms=min(edges.LEAD_PERMS, mh.num_perm) if mh.lead else 0,
+                   anchors=anchors.VERSION if mh.anchored is not None else 0)
     return out
 
 

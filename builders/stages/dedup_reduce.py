@@ -100,17 +100,20 @@ class Store:
     groups: tuple[Group, ...]
     num_perm: Optional[int]
     lead_perms: int = 0
+    anchor_words: int = 0
     _maps: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.starts = np.r_[0, np.cumsum([g.rows for g in self.groups])].astype(np.int64)
 
     def __getstate__(self):
-        return {"groups": self.groups, "num_perm": self.num_perm, "lead_perms": self.lead_perms}
+        return {"groups": self.groups, "num_perm": self.num_perm, "lead_perms": self.lead_perms,
+                "anchor_words": self.anchor_words}
 
     def __setstate__(self, state):
         self.groups, self.num_perm, self.lead_perms, self._maps = (state["groups"], state["num_perm"],
                                                                    state["lead_perms"], {})
+        self.anchor_words = state.get("anchor_words", 0)
         self.__post_init__()
 
     @property
@@ -142,6 +145,9 @@ class Store:
 
     def leads(self, idx: np.ndarray) -> np.ndarray:
         return self._gather(idx, "lead", self.lead_perms, np.uint32)
+
+    def anchors(self, idx: np.ndarray) -> np.ndarray:
+        return self._gather(idx, "anchors", self.anchor_words, np.uint64)
 
     def info(self, idx: np.ndarray, column: str) -> np.ndarray:
         return self._gather(idx, "info", len(INFO), np.int64, INFO.index(column))
@@ -180,6 +186,7 @@ class ScatterTask:
     partitions: int
     num_perm: Optional[int]
     lead_perms: int = 0
+    anchor_words: int = 0
     batch_rows: int = 8192
 
     def run(self) -> int:
@@ -191,6 +198,8 @@ class ScatterTask:
         info = np.lib.format.open_memmap(folder / "info.npy", "w+", np.int64, (n, len(INFO)))
         lead = np.lib.format.open_memmap(folder / "lead.npy", "w+", np.uint32, (n, self.lead_perms)) \
             if self.lead_perms else None
+        bits = np.lib.format.open_memmap(folder / "anchors.npy", "w+", np.uint64, (n, self.anchor_words)) \
+            if self.anchor_words else None
         writers: dict[int, pq.ParquetWriter] = {}
         meta = None
         row = 0
@@ -207,6 +216,9 @@ class ScatterTask:
                     sig[row : row + k] = t.column("signature").combine_chunks().flatten().to_numpy().reshape(k, self.num_perm)
                 if lead is not None:
                     lead[row : row + k] = t.column("lead").combine_chunks().flatten().to_numpy().reshape(k, self.lead_perms)
+                if bits is not None:
+                    bits[row : row + k] = t.column("anchors").combine_chunks().flatten().to_numpy().reshape(
+                        k, self.anchor_words)
                 m = t.select(list(META_COLUMNS))
                 if meta is None:
                     meta = pq.ParquetWriter(folder / "meta.parquet", m.schema)
@@ -238,7 +250,7 @@ class ScatterTask:
                 w.close()
             if meta is not None:
                 meta.close()
-            for array in (sig, lead):
+            for array in (sig, lead, bits):
                 if array is not None:
                     array.flush()
             info.flush()
@@ -606,7 +618,7 @@ class IndexGroupTask:
         keep = ~np.isin(rows + self.base, dropped)
         out = Path(self.out)
         out.mkdir(parents=True, exist_ok=True)
-        for name in ("sig", "lead", "info"):
+        for name in ("sig", "lead", "anchors", "info"):
             if (src / f"{name}.npy").exists():
                 data = np.load(src / f"{name}.npy", mmap_mode="r")
                 np.save(out / f"{name}.npy", np.asarray(data[keep]))

@@ -1,0 +1,103 @@
+"""The anchored rule: short copies reworded past the MinHash rules are found by their names and
+numbers; stories written from one mould, and long articles sharing half their text, are not merged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from builders.config import DedupConfig
+from builders.stages.dedup import DedupFeatures, reduce
+from builders.text import anchors
+from test_dedup import docs
+
+# A 60-word brief, written for this test, in the mould of a local news item.
+BRIEF = ("Libraries in Birchfield will open on Sundays from September after 1,200 residents signed a petition, "
+         "the council said on Thursday. The change costs 24,200 dollars a year. Andrei Kaur, who started the "
+         "petition, said students had nowhere quiet to work. Opening hours on weekdays stay the same. Volunteers "
+         "will staff 5 of the branches, and the town's mayor Helena Moreau said more could follow.")
+# The same story as a local site ran it: two words changed, one typo, the last clause cut.
+COPY = ("Libraries in Birchfield will open on Sundays from September after 1,200 locals signed a petition, "
+        "the council said on Thursday. The change costs 24,200 dollars a year. Andrei Kaur, who started the "
+        "petition, stated students had nowhere quiet to work. Openinng hours on weekdays stay the same. "
+        "Volunteers will staff 5 of the branches.")
+# Another story from the same mould: the same sentences about another town, its figures, its people.
+MOULD = (BRIEF.replace("Birchfield", "Castlemoor").replace("1,200", "900").replace("24,200", "18,500")
+         .replace("Andrei Kaur", "Maria Olsen"))
+
+
+def bitmaps(*texts):
+    return anchors.anchor_bitmaps(pa.array(list(texts)))
+
+
+def count(bits):
+    return np.bitwise_count(bits).sum(axis=1).tolist()
+
+
+def test_anchors_are_numbers_and_mid_sentence_capitals():
+    bits = bitmaps("Libraries in Birchfield will open after 1,200 residents signed, the council said on Thursday.",
+                   "The Town Hall met. Reuters's report said 1200 people (Birchfield) came.", "", None,
+                   "nothing here at all")
+    # Birchfield, 1200, Thursday; "Libraries" opens the sentence.
+    assert count(bits)[0] == 3
+    # "The" opens a sentence but "Town" and "Hall" follow a lower-case letter: names; "Reuters's"
+    # follows a full stop; 1200 and (Birchfield) count, the possessive and brackets stripped.
+    assert count(bits)[1] == 4
+    assert anchors.conflicts(bits[[1]], bits[[0]]).tolist() == [2]  # Town, Hall; "1200" is "1,200"
+    assert anchors.shared(bits[[1]], bits[[0]]).tolist() == [2]
+    assert count(bits)[2:] == [0, 0, 0]
+
+
+def test_a_mould_story_conflicts_and_a_copy_does_not():
+    bits = bitmaps(BRIEF, COPY, MOULD)
+    assert anchors.conflicts(bits[[1]], bits[[0]]).tolist() == [0]
+    # Castlemoor, 900, 18500, Olsen ("Maria" opens a sentence)
+    assert anchors.conflicts(bits[[2]], bits[[0]]).tolist() == [4]
+
+
+def cluster(rows, **minhash):
+    config = DedupConfig(minhash=minhash)
+    return {r["id"]: r for r in reduce(DedupFeatures(config)(docs(rows)), config).to_pylist()}
+
+
+def test_a_reworded_brief_is_a_copy_only_by_its_anchors():
+    rows = [("brief", BRIEF, 1), ("copy", COPY, 2), ("mould", MOULD, 3)]
+    found = cluster(rows)
+    assert found["copy"]["duplicate_of"] == "brief" and found["copy"]["method"] == "anchored"
+    assert found["mould"]["kept"] and found["mould"]["size"] == 1
+    without = cluster(rows, anchored=False)
+    assert all(r["kept"] for r in without.values())  # the MinHash rules alone miss it
+
+
+def test_a_brief_cut_to_its_first_sentence_is_a_copy():
+    first = BRIEF.split(". ")[0] + ". " + BRIEF.split(". ")[1] + "."
+    found = cluster([("brief", BRIEF, 1), ("cut", first, 2)])
+    assert found["cut"]["duplicate_of"] == "brief"
+
+
+def test_long_articles_sharing_half_their_text_are_not_copies():
+    # Two long articles (about 300 words each) with the same names, the second reusing the first's
+    # second half: half the smaller's shingles are missing, far more than a few edits.
+    names = ("Helena Moreau", "Birchfield", "Andrei Kaur", "1,200", "24,200")
+    para = [f"In paragraph {i} the council of Birchfield and Helena Moreau discussed item {i} with Andrei Kaur, "
+            f"who said {i * 7} residents wanted changes costing {i * 100} dollars before the vote." for i in range(12)]
+    first = "\n\n".join(para)
+    update = "\n\n".join([f"Update {i}: officials in Birchfield said Helena Moreau would answer {i * 3} questions "
+                          f"from Andrei Kaur on the budget of {i * 11} dollars this week." for i in range(6)] + para[6:])
+    assert all(n in first and n.split(",")[0] in update for n in names[:3])
+    found = cluster([("first", first, 1), ("update", update, 2)])
+    assert found["update"]["kept"] and found["first"]["kept"]
+
+
+def test_index_refuses_another_anchor_setting(tmp_path):
+    import pytest
+    from builders.errors import BuildError
+    from test_dedup_index import _build, _split_dump
+
+    _split_dump(tmp_path)
+    index = tmp_path / "index"
+    _build(tmp_path / "a", f"dedup.index={index}")
+    assert (next(index.glob("gen-*/s*")) / "anchors.npy").exists()  # what verification needs is indexed
+    with pytest.raises(BuildError) as caught:
+        _build(tmp_path / "b", f"dedup.index={index}", "dedup.minhash.anchored=false")
+    assert "\n" not in str(caught.value) and "anchors" in str(caught.value)
