@@ -37,9 +37,11 @@ def build_plan(config: BuildConfig) -> list[Stage]:
     """The stages of a build in order, as the config switches them; corpus steps split it into passes.
     Cleaning steps come from their registry (`builders/stages/registry.py`)."""
     plan: list[Stage] = clean_plan(config.clean) if config.clean else []
+    late = clean_plan(config.clean, after_dedup=True) if config.clean else []
     if config.dedup:
-        plan.append(dedup_stage.Dedup(config.dedup))
-    return plan
+        # Documents the late steps will drop (too short) may join a cluster but never survive it.
+        plan.append(dedup_stage.Dedup(config.dedup, min_words=config.clean.min_words if late else 0))
+    return plan + late
 
 
 @dataclass(frozen=True)

@@ -138,14 +138,14 @@ def test_listing_pages_are_dropped():
 def test_switches():
     names = [type(s).__name__ for s in build_plan(plan_config())]
     assert names == ["FixUnicode", "StripChrome", "NormalizeWhitespace", "RepeatedLines", "NormalizeWhitespace",
-                     "Titles", "EmptyText", "ErrorPage", "ListingPage", "TooShort", "IdentifyLanguage", "Dedup"]
+                     "Titles", "EmptyText", "ErrorPage", "ListingPage", "IdentifyLanguage", "Dedup", "TooShort"]
     off = plan_config(fix_unicode=False, strip_chrome=False, repeated_lines=False, min_words=0, language_id=False,
                       titles=False)
     assert [type(s).__name__ for s in build_plan(off)] == ["NormalizeWhitespace", "EmptyText", "ErrorPage", "ListingPage", "Dedup"]
     assert "QualityFilter" not in names  # off unless asked for
     assert "QualityFilter" in [type(s).__name__ for s in build_plan(plan_config(quality=True))]
     only = plan_config(languages=["en", "es"])
-    assert [type(s).__name__ for s in build_plan(only)][-3:] == ["IdentifyLanguage", "KeepLanguages", "Dedup"]
+    assert [type(s).__name__ for s in build_plan(only)][-4:] == ["IdentifyLanguage", "KeepLanguages", "Dedup", "TooShort"]
 
 
 def test_languages_are_identified_and_kept_by_choice(shared):

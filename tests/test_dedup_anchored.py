@@ -101,3 +101,44 @@ def test_index_refuses_another_anchor_setting(tmp_path):
     with pytest.raises(BuildError) as caught:
         _build(tmp_path / "b", f"dedup.index={index}", "dedup.minhash.anchored=false")
     assert "\n" not in str(caught.value) and "anchors" in str(caught.value)
+
+
+# A story cut to its first sentence (under 20 words) and the rule that too-short pages never survive.
+FIRST = BRIEF.split(", the council")[0] + "."  # 16 words: "Libraries in Birchfield ... signed a petition."
+
+
+def test_a_short_copy_joins_its_story_but_never_survives_it():
+    assert len(FIRST.split()) < 20
+    # The cut copy is the earliest: by the keep rule it would survive, and then be dropped as too short.
+    rows = [("cut", FIRST, 1), ("brief", BRIEF, 2), ("stub", "Opening hours stay the same in Birchfield, 1,200 said.", 3),
+            ("stub2", "Opening hours stay the same in Birchfield, 1,200 said.", 4)]
+    config = DedupConfig()
+    found = {r["id"]: r for r in reduce(DedupFeatures(config)(docs(rows)), config, min_words=20).to_pylist()}
+    assert found["brief"]["kept"] and found["cut"]["duplicate_of"] == "brief"
+    # Two pages too short to publish do not make a cluster of their own: each is left to too_short.
+    assert found["stub"]["kept"] and found["stub2"]["kept"] and found["stub"]["size"] == 1
+    plain = {r["id"]: r for r in reduce(DedupFeatures(config)(docs(rows)), config).to_pylist()}
+    assert plain["cut"]["kept"] and plain["brief"]["duplicate_of"] == "cut"  # without min_words: the earliest
+
+
+def test_a_build_drops_a_cut_copy_as_a_copy_and_a_stub_as_too_short(tmp_path):
+    import pyarrow.parquet as pq
+
+    from builders.config import load_config
+    from builders.pipeline import run_build
+    from conftest import write_config, write_jsonl
+
+    pages = [{"id": "orig", "text": BRIEF, "site": "a.example", "crawled_at": "2020-09-02T08:00:00Z"},
+             {"id": "cut", "text": FIRST, "site": "b.example", "crawled_at": "2020-09-01T08:00:00Z"},
+             {"id": "stub", "text": "Opening hours stay the same, the council said.", "site": "c.example",
+              "crawled_at": "2020-09-03T08:00:00Z"}]
+    write_jsonl(tmp_path / "raw" / "pages.jsonl.gz", pages)
+    run_build(load_config(write_config(tmp_path), ["publish.formats=[parquet]"]))
+    out = tmp_path / "out"
+    assert pq.read_table(out / "data", columns=["id"]).column("id").to_pylist() == ["orig"]
+    rejected = {r["id"]: r for r in pq.read_table(out / "rejected").to_pylist()}
+    assert (rejected["cut"]["stage"], rejected["cut"]["reason"], rejected["cut"]["duplicate_of"]) == \
+        ("dedup", "near_duplicate", "orig")
+    assert (rejected["stub"]["stage"], rejected["stub"]["reason"]) == ("clean", "too_short(<20 words)")
+    published = pq.read_table(out / "data", columns=["copies", "copy_sources"]).to_pylist()
+    assert published == [{"copies": 2, "copy_sources": ["b.example"]}]

@@ -258,12 +258,13 @@ def test_per_stage_resources_reach_the_tasks(dump, local_ray, by_value):
         "resources": {"default": {"num_cpus": 0.5}, "ingest": {"num_cpus": 1, "memory": "100MB"}, "clean": {"num_cpus": 2},
                       "dedup": {"num_cpus": 1.5}}}))
     shards = plan_shards(config, expand_inputs(config), LocalExecutor(1), 2)
-    passes = [ShardTask(shards[0], config, "unused", pass_index=i) for i in range(3)]  # ingest+clean, clean+dedup, dedup
+    # ingest+clean, clean+dedup, dedup+clean (too-short pages are dropped after dedup)
+    passes = [ShardTask(shards[0], config, "unused", pass_index=i) for i in range(3)]
     with make_executor(config.executor) as executor:
         got = executor.map(assigned_resources, passes + ["other"])
     assert got[0]["CPU"] == 2 and got[0]["memory"] == 100_000_000  # the most ingest and clean ask for
     assert got[1]["CPU"] == 2 and "memory" not in got[1]
-    assert got[2]["CPU"] == 1.5
+    assert got[2]["CPU"] == 2  # the most dedup (1.5) and clean (2) ask for
     assert got[3]["CPU"] == 0.5  # default
 
 

@@ -125,7 +125,7 @@ def reused(result) -> list[str]:
     return [line[len(prefix):].strip() for line in result.stdout.splitlines() if line.startswith(prefix)]
 
 
-P0, P1, P2 = "pass 0 (ingest+clean)", "pass 1 (clean+dedup)", "pass 2 (dedup)"
+P0, P1, P2 = "pass 0 (ingest+clean)", "pass 1 (clean+dedup)", "pass 2 (dedup+clean)"
 ALL = f"{SHARDS} of {SHARDS} shards"
 PLAN = f"the shard plan ({SHARDS} shards)"
 CHROME, CLUSTERS = "chrome lines (the reduce after pass 0)", "dedup clusters (the reduce after pass 1)"

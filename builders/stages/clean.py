@@ -403,9 +403,10 @@ class ListingPage(Filter):
         return pc.if_else(pa.array(listing), "listing_page", pa.scalar(None, pa.string()))
 
 
-@clean_step("too_short", 80, when=lambda c: c.min_words > 0, make=lambda c: TooShort(c.min_words))
+@clean_step("too_short", 80, when=lambda c: c.min_words > 0, make=lambda c: TooShort(c.min_words), after_dedup=True)
 class TooShort(Filter):
-    """Drops documents with fewer than `min_words` words: teasers, stubs, error pages."""
+    """Drops documents with fewer than `min_words` words: teasers, stubs, error pages. It runs after
+    dedup, so a wire story cut to its first sentence is dropped as that story's copy, naming it."""
 
     def __init__(self, min_words: int) -> None:
         self.min_words = min_words

@@ -29,6 +29,7 @@ from builders.stages import dedup_edges as edges
 from builders.stages import dedup_index
 from builders.stages import dedup_reduce as tasks
 from builders.stages.base import CorpusStep, Ledger
+from builders.stages.clean import count_words
 from builders.text import anchors, minhash
 
 STAGE = "dedup"
@@ -76,6 +77,7 @@ class DedupFeatures:
             pa.field("length", pa.int64()),
             pa.field("exact", pa.uint64()),
             pa.field("shingles", pa.int32()),
+            pa.field("words", pa.int64()),
         ]
         if self.config.minhash:
             fields.append(pa.field("signature", pa.list_(pa.uint32(), self.config.minhash.num_perm)))
@@ -99,6 +101,8 @@ class DedupFeatures:
             "date": table.column("date"),
             "length": pc.utf8_length(pc.fill_null(table.column("text"), "")).cast(pa.int64()),
             "exact": pa.array(exact, pa.uint64()),
+            # As the too_short step counts them: it runs after dedup and drops what has fewer.
+            "words": pa.array(count_words(table.column("text")), pa.int64()),
         }
         mh = self.config.minhash
         if mh:
@@ -114,6 +118,7 @@ class DedupFeatures:
             # Shingle counts stand in for set sizes in the containment estimate: a word 5-gram
             # rarely repeats within one article, and counting beats sorting every shingle.
             ctx.shingles = np.bincount(doc, minlength=n)
+            ctx.shingle_hashes, ctx.shingle_doc = shingles, doc
             # The lead: wire copies are cut at the end, rarely at the start, so a copy that lost
             # half its story still shares its opening; a second index on it finds such copies.
             first = np.searchsorted(doc, np.arange(n))
@@ -151,8 +156,10 @@ class Dedup(CorpusStep):
     stage = STAGE
     label = "dedup clusters"
 
-    def __init__(self, config: DedupConfig) -> None:
+    def __init__(self, config: DedupConfig, min_words: int = 0) -> None:
         self.config = config
+        #: Documents with fewer words are dropped after dedup: they never survive a cluster.
+        self.min_words = min_words
         self.features = DedupFeatures(config)
         self.decisions: pa.Table | None = None
         self._pending: tuple | None = None
@@ -198,7 +205,7 @@ class Dedup(CorpusStep):
         # 3. Clusters with survivors, decisions per shard, the summary.
         dedup_out = Path(output) / "dedup"
         clusters = tasks.ClusterTask(tuple(t.out for t in pairs), store, config, names, n_index, str(model),
-                                     str(dedup_out / "summary.json"), partitions)
+                                     str(dedup_out / "summary.json"), partitions, self.min_words)
         executor.map(tasks.run_task, [clusters])
         # 4. The clusters file, and this build's survivors as the index's pending generation.
         last = [tasks.ClustersFileTask(tuple(build_groups), str(model), str(dedup_out / "clusters.parquet"))]
@@ -254,7 +261,8 @@ class Dedup(CorpusStep):
         return out.select(table.column_names + extra)
 
 
-def reduce(features: pa.Table, config: DedupConfig, partitions: int | None = None, executor=None) -> pa.Table:
+def reduce(features: pa.Table, config: DedupConfig, partitions: int | None = None, executor=None,
+           min_words: int = 0) -> pa.Table:
     """Cluster the documents of one map output in a temporary folder, as a build's reduce does;
     the clusters table with ordinals (tests and tools). Results depend only on the ordinals."""
     if config.index:
@@ -264,7 +272,7 @@ def reduce(features: pa.Table, config: DedupConfig, partitions: int | None = Non
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         pq.write_table(features, folder / "summary.parquet")
-        step = Dedup(config)
+        step = Dedup(config, min_words)
         step.reduce([(0, folder / "summary.parquet")], folder / "model", [0], folder / "out", executor)
         meta = pq.read_table(folder / "model" / "groups" / "s00000" / "meta.parquet", columns=["id", ORD])
         return tasks.clusters_rows(meta, tasks.read_decisions(folder / "model", 0))

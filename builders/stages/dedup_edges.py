@@ -51,6 +51,8 @@ class MapContext:
     signature: np.ndarray | None = None  # (n, num_perm) uint32
     lead_signature: np.ndarray | None = None  # (n, num_perm) uint32 of the opening shingles
     anchors: np.ndarray | None = None  # (n, anchors.WORDS) uint64 bitmaps of names and numbers
+    shingle_hashes: np.ndarray | None = None  # uint32 hash of every shingle, documents in order
+    shingle_doc: np.ndarray | None = None  # the document of each shingle
 
 
 class EdgeProducer:
@@ -325,6 +327,45 @@ class Anchored(EdgeProducer):
             ok &= (size_x > 0) & (size_y > 0)
             out[lo : lo + _EDGE_BLOCK] = np.where(ok, whole, np.nan)
         return out
+
+
+#: Shingles of the opening key: with 5-grams, the first eight words.
+OPENING_SHINGLES = 4
+
+
+@edge_producer
+class Opening(EdgeProducer):
+    """Candidates only: documents that open with the same words (the first OPENING_SHINGLES
+    shingles). A wire story cut to its first sentence or two shares a fifth of its original's lead
+    and little of its whole text, too little for the MinHash bands to bring the two together; it
+    still opens with the original's words. The other producers verify these candidates (for such a
+    copy, the anchored rule); this one verifies nothing."""
+
+    name = "opening"
+    order = 40
+
+    @staticmethod
+    def enabled(config: DedupConfig) -> bool:
+        return config.minhash is not None and config.minhash.anchored is not None
+
+    @staticmethod
+    def width(config: DedupConfig) -> int:
+        return 1
+
+    @staticmethod
+    def keys(ctx: MapContext, config: DedupConfig) -> np.ndarray:
+        keys = np.zeros((ctx.n, 1), np.uint64)
+        has = np.flatnonzero(ctx.shingles > 0)
+        if len(has):
+            first = np.searchsorted(ctx.shingle_doc, has)
+            last = first + np.minimum(OPENING_SHINGLES, ctx.shingles[has]) - 1
+            h = ctx.shingle_hashes
+            keys[has, 0] = minhash._mix64((h[first].astype(np.uint64) << np.uint64(32)) | h[last].astype(np.uint64))
+        return _no_empty(keys, ctx)
+
+    @staticmethod
+    def verify(store, a, b, config):
+        return np.full(len(a), np.nan, np.float32)
 
 
 def producer(name: str) -> type[EdgeProducer]:

@@ -29,7 +29,7 @@ from builders.stages import dedup_edges as edges
 from builders.stages.dedup_reduce import Group, atomic_json
 from builders.text import anchors
 
-FORMAT = 1
+FORMAT = 2  # 2: info.npy has words; anchors.npy
 MANIFEST = "manifest.json"
 
 

@@ -31,7 +31,7 @@ from builders.stages import dedup_edges as edges
 from builders.text.minhash import _mix64
 
 #: Columns of a group's info.npy (int64 each): what verification and survivor rules need.
-INFO = ("rank", "exact", "shingles", "length", "date")
+INFO = ("rank", "exact", "shingles", "length", "date", "words")
 META_COLUMNS = ("id", "source", "agency", ORD)
 BAND_SCHEMA = pa.schema([pa.field("band", pa.int16()), pa.field("key", pa.uint64()), pa.field("doc", pa.int64()),
                          pa.field("rank", pa.int64())])
@@ -211,7 +211,7 @@ class ScatterTask:
                 dates = t.column("date").cast(pa.int64()).fill_null(NO_DATE).to_numpy()
                 info[row : row + k] = np.column_stack([
                     ords, t.column("exact").to_numpy().view(np.int64), t.column("shingles").to_numpy().astype(np.int64),
-                    t.column("length").to_numpy(), dates])
+                    t.column("length").to_numpy(), dates, t.column("words").to_numpy()])
                 if sig is not None:
                     sig[row : row + k] = t.column("signature").combine_chunks().flatten().to_numpy().reshape(k, self.num_perm)
                 if lead is not None:
@@ -351,6 +351,9 @@ class ClusterTask:
     model: str
     summary: str
     partitions: int
+    #: Documents with fewer words are dropped after dedup (too short): they may join a cluster as
+    #: a copy, never survive one.
+    min_words: int = 0
 
     def run(self) -> dict:
         tables = [pq.read_table(f) for f in self.edges if Path(f).exists()]
@@ -361,7 +364,11 @@ class ClusterTask:
         ea, eb = inverse[: len(a)], inverse[len(a):]
         m = len(nodes)
         is_new = nodes >= self.n_index
-        priority = self._priority(nodes, is_new)
+        eligible = ~is_new | (self.store.info(nodes, "words") >= self.min_words)
+        priority = self._priority(nodes, is_new, eligible)
+        # Two documents that cannot survive cannot make a cluster: each only joins one that can.
+        both = ~eligible[ea] & ~eligible[eb]
+        ea, eb = ea[~both], eb[~both]
         survivor, similarity, method = cluster(m, ea, eb, priority, is_new, nodes, self.store, self.config,
                                                self.producers)
         decisions, summary, decided = self._decisions(nodes, is_new, survivor, similarity, method)
@@ -379,9 +386,10 @@ class ClusterTask:
         Path(self.summary).write_text(json.dumps(summary, indent=2) + "\n")
         return summary
 
-    def _priority(self, nodes: np.ndarray, is_new: np.ndarray) -> np.ndarray:
+    def _priority(self, nodes: np.ndarray, is_new: np.ndarray, eligible: np.ndarray) -> np.ndarray:
         """Position of each node in survivor order: indexed (already published) documents first,
-        then preferred sources or agencies, then the keep rule, ties by input order."""
+        documents too short to be published last; then preferred sources or agencies, then the
+        keep rule, ties by input order."""
         m = len(nodes)
         rank = self.store.info(nodes, "rank")
         rank = np.where(is_new, rank, nodes - self.n_index)  # indexed documents by index order
@@ -400,7 +408,7 @@ class ClusterTask:
                 values = pc.utf8_lower(meta.column(column).combine_chunks().cast(pa.string()))
                 position = pc.index_in(values, value_set=pa.array(names)).fill_null(len(names)).to_numpy()
                 preferred = np.minimum(preferred, position)
-        order = np.lexsort((rank, key, preferred, is_new.astype(np.int8)))
+        order = np.lexsort((rank, key, preferred, ~eligible, is_new.astype(np.int8)))
         priority = np.empty(m, np.int64)
         priority[order] = np.arange(m)
         return priority
