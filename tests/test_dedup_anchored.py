@@ -142,3 +142,19 @@ def test_a_build_drops_a_cut_copy_as_a_copy_and_a_stub_as_too_short(tmp_path):
     assert (rejected["stub"]["stage"], rejected["stub"]["reason"]) == ("clean", "too_short(<20 words)")
     published = pq.read_table(out / "data", columns=["copies", "copy_sources"]).to_pylist()
     assert published == [{"copies": 2, "copy_sources": ["b.example"]}]
+
+
+def test_a_story_cut_to_its_opening_words_is_a_copy_and_one_that_only_opens_alike_is_not(monkeypatch):
+    from conftest import article
+    from builders.stages import dedup_edges
+
+    story = article(21, paragraphs=6)  # no names or numbers: the anchored rule has nothing to go on
+    words = story.split()
+    cut = " ".join(words[:16]) + "."
+    other = " ".join(words[:8] + article(22, paragraphs=1, words=10).lower().split()) + "."
+    rows = [("story", story, 1), ("cut", cut, 2), ("other", other, 3)]
+    found = cluster(rows)
+    assert found["cut"]["duplicate_of"] == "story" and found["cut"]["method"] == "opening"
+    assert found["other"]["kept"] and found["other"]["size"] == 1
+    monkeypatch.setattr(dedup_edges, "OPENING_MAX_SHINGLES", 0)
+    assert cluster(rows)["cut"]["kept"]  # no other rule finds it

@@ -78,6 +78,7 @@ class DedupFeatures:
             pa.field("exact", pa.uint64()),
             pa.field("shingles", pa.int32()),
             pa.field("words", pa.int64()),
+            pa.field("opening", pa.uint64()),
         ]
         if self.config.minhash:
             fields.append(pa.field("signature", pa.list_(pa.uint32(), self.config.minhash.num_perm)))
@@ -131,6 +132,7 @@ class DedupFeatures:
                     pa.array(np.ascontiguousarray(ctx.lead_signature[:, : self.lead_perms]).ravel(), pa.uint32()),
                     self.lead_perms)
         columns["shingles"] = pa.array(ctx.shingles, pa.int32())
+        columns["opening"] = pa.array(edges.opening_keys(ctx) if mh else np.zeros(n, np.uint64), pa.uint64())
         if self.anchor_words:
             ctx.anchors = anchors.anchor_bitmaps(table.column("text"))
             columns["anchors"] = pa.FixedSizeListArray.from_arrays(pa.array(ctx.anchors.ravel(), pa.uint64()),

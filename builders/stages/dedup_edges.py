@@ -331,22 +331,42 @@ class Anchored(EdgeProducer):
 
 #: Shingles of the opening key: with 5-grams, the first eight words.
 OPENING_SHINGLES = 4
+#: The opening rule is for texts of at most this many shingles (about 45 words at 5-grams).
+OPENING_MAX_SHINGLES = 40
+#: ... that lie at least this much inside the other's opening (estimated on the lead signatures).
+OPENING_CONTAINMENT = 0.6
+
+
+def opening_keys(ctx: MapContext) -> np.ndarray:
+    """uint64 per document: its first and OPENING_SHINGLES-th shingle hashes mixed (0: no words)."""
+    keys = np.zeros(ctx.n, np.uint64)
+    has = np.flatnonzero(ctx.shingles > 0)
+    if len(has):
+        first = np.searchsorted(ctx.shingle_doc, has)
+        last = first + np.minimum(OPENING_SHINGLES, ctx.shingles[has]) - 1
+        h = ctx.shingle_hashes
+        keys[has] = minhash._mix64((h[first].astype(np.uint64) << np.uint64(32)) | h[last].astype(np.uint64))
+        keys[has[keys[has] == 0]] = 1
+    return keys
 
 
 @edge_producer
 class Opening(EdgeProducer):
-    """Candidates only: documents that open with the same words (the first OPENING_SHINGLES
-    shingles). A wire story cut to its first sentence or two shares a fifth of its original's lead
-    and little of its whole text, too little for the MinHash bands to bring the two together; it
-    still opens with the original's words. The other producers verify these candidates (for such a
-    copy, the anchored rule); this one verifies nothing."""
+    """The same opening words, for a story cut to its first sentence or two. Such a copy shares a
+    fifth of its original's lead and a twentieth of its whole text: too little for the MinHash
+    bands to bring the two together, or for a Jaccard estimate to say much. It still opens with
+    the original's words. Documents opening with the same OPENING_SHINGLES shingles are
+    candidates; a pair is a copy when they open alike, the smaller has at most
+    OPENING_MAX_SHINGLES shingles lying at least OPENING_CONTAINMENT inside the other's opening,
+    and the anchored rule's names-and-numbers check passes (with no anchor shared, none may
+    differ)."""
 
     name = "opening"
     order = 40
 
     @staticmethod
     def enabled(config: DedupConfig) -> bool:
-        return config.minhash is not None and config.minhash.anchored is not None
+        return config.minhash is not None and config.minhash.anchored is not None and config.minhash.lead is not None
 
     @staticmethod
     def width(config: DedupConfig) -> int:
@@ -354,18 +374,29 @@ class Opening(EdgeProducer):
 
     @staticmethod
     def keys(ctx: MapContext, config: DedupConfig) -> np.ndarray:
-        keys = np.zeros((ctx.n, 1), np.uint64)
-        has = np.flatnonzero(ctx.shingles > 0)
-        if len(has):
-            first = np.searchsorted(ctx.shingle_doc, has)
-            last = first + np.minimum(OPENING_SHINGLES, ctx.shingles[has]) - 1
-            h = ctx.shingle_hashes
-            keys[has, 0] = minhash._mix64((h[first].astype(np.uint64) << np.uint64(32)) | h[last].astype(np.uint64))
-        return _no_empty(keys, ctx)
+        keys = opening_keys(ctx).reshape(-1, 1)
+        keys[ctx.shingles == 0] = 0
+        return keys
 
     @staticmethod
     def verify(store, a, b, config):
-        return np.full(len(a), np.nan, np.float32)
+        out = np.empty(len(a), np.float32)
+        for lo in range(0, len(a), _EDGE_BLOCK):
+            x, y = a[lo : lo + _EDGE_BLOCK], b[lo : lo + _EDGE_BLOCK]
+            size_x, size_y = store.info(x, "shingles"), store.info(y, "shingles")
+            ok = (store.info(x, "opening") == store.info(y, "opening")) & (np.minimum(size_x, size_y) > 0)
+            ok &= np.minimum(size_x, size_y) <= OPENING_MAX_SHINGLES
+            lead_x = np.minimum(size_x, LEAD_SHINGLES).astype(np.float64)
+            lead_y = np.minimum(size_y, LEAD_SHINGLES).astype(np.float64)
+            jaccard = (store.leads(x) == store.leads(y)).mean(axis=1)
+            ok &= jaccard * (lead_x + lead_y) / (1 + jaccard) / np.maximum(np.minimum(lead_x, lead_y), 1) \
+                >= OPENING_CONTAINMENT
+            bits_x, bits_y = store.anchors(x), store.anchors(y)
+            x_smaller = (store.info(x, "length") <= store.info(y, "length"))[:, None]
+            small, large = np.where(x_smaller, bits_x, bits_y), np.where(x_smaller, bits_y, bits_x)
+            ok &= anchors.conflicts(small, large) <= ANCHOR_CONFLICTS * anchors.shared(small, large)
+            out[lo : lo + _EDGE_BLOCK] = np.where(ok, jaccard, np.nan)
+        return out
 
 
 def producer(name: str) -> type[EdgeProducer]:

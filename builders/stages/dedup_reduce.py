@@ -31,7 +31,7 @@ from builders.stages import dedup_edges as edges
 from builders.text.minhash import _mix64
 
 #: Columns of a group's info.npy (int64 each): what verification and survivor rules need.
-INFO = ("rank", "exact", "shingles", "length", "date", "words")
+INFO = ("rank", "exact", "shingles", "length", "date", "words", "opening")
 META_COLUMNS = ("id", "source", "agency", ORD)
 BAND_SCHEMA = pa.schema([pa.field("band", pa.int16()), pa.field("key", pa.uint64()), pa.field("doc", pa.int64()),
                          pa.field("rank", pa.int64())])
@@ -211,7 +211,8 @@ class ScatterTask:
                 dates = t.column("date").cast(pa.int64()).fill_null(NO_DATE).to_numpy()
                 info[row : row + k] = np.column_stack([
                     ords, t.column("exact").to_numpy().view(np.int64), t.column("shingles").to_numpy().astype(np.int64),
-                    t.column("length").to_numpy(), dates, t.column("words").to_numpy()])
+                    t.column("length").to_numpy(), dates, t.column("words").to_numpy(),
+                    t.column("opening").to_numpy().view(np.int64)])
                 if sig is not None:
                     sig[row : row + k] = t.column("signature").combine_chunks().flatten().to_numpy().reshape(k, self.num_perm)
                 if lead is not None:
