@@ -33,11 +33,13 @@ def reference_shingle_hashes(token_hashes, offsets, ngram):
 
 def reference_signatures(hashes, doc_index, n_docs, num_perm, seed):
     """One document at a time: min over its shingles of a * fmix(h) + b (mod 2**32)."""
-    _, fmix = minhash._datasketch()
-    a, b = minhash.permutations(num_perm, seed)
+    from datasketch import MinHash
+    from datasketch.minhash import _fmix
+
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
     sig = np.full((n_docs, num_perm), minhash.MAX_HASH, dtype=np.uint32)
     with np.errstate(over="ignore"):
-        mixed = fmix(np.asarray(hashes, dtype=np.uint32), 32)
+        mixed = _fmix(np.asarray(hashes, dtype=np.uint32), 32)
         for d in np.unique(doc_index):
             values = np.multiply(a[:, None], mixed[None, doc_index == d]) + b[:, None]
             sig[d] = values.min(axis=1)
@@ -96,3 +98,50 @@ def test_signatures_equal_reference_across_blocks(monkeypatch, block_values):
 def test_signatures_of_nothing():
     sig = minhash.signatures(np.empty(0, np.uint32), np.empty(0, np.int64), 3, 16, 1)
     assert sig.shape == (3, 16) and (sig == minhash.MAX_HASH).all()
+
+
+@pytest.mark.parametrize("num_perm, thresholds", [
+    (16, (0.05, 0.3, 0.5, 0.9)),
+    (64, (0.1, 0.25, 0.32, 0.5, 0.7, 0.95)),
+    (128, (0.2, 0.32, 0.4, 0.6, 0.8, 0.9)),
+    (256, (0.32, 0.8)),
+])
+def test_lsh_params_equal_datasketch(num_perm, thresholds):
+    """Exact Gauss-Legendre integrals, with near-ties settled by datasketch's own quadrature."""
+    from datasketch.lsh import _optimal_param
+
+    for threshold in thresholds:
+        minhash.lsh_params.cache_clear()
+        assert minhash.lsh_params(threshold, num_perm) == _optimal_param(threshold, num_perm, 0.5, 0.5), threshold
+
+
+@pytest.mark.parametrize("num_perm, seed", [(1, 0), (64, 3), (128, 1), (256, 12345)])
+def test_permutations_equal_datasketch(num_perm, seed):
+    from datasketch import MinHash
+
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    ours = minhash.permutations(num_perm, seed)
+    assert ours[0].dtype == ours[1].dtype == np.uint32
+    assert np.array_equal(ours[0], a) and np.array_equal(ours[1], b)
+
+
+def test_premix_equals_datasketch():
+    from datasketch.minhash import _fmix
+
+    h = np.random.default_rng(5).integers(0, 2**32, 10_000, dtype=np.uint64).astype(np.uint32)
+    h[:3] = [0, 1, 2**32 - 1]
+    assert np.array_equal(minhash._fmix32(h), _fmix(h, 32))
+
+
+def test_a_worker_does_not_import_datasketch():
+    """Signatures, bands and the default LSH parameters without datasketch and scipy (0.5 s a process)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from builders.text import minhash;"
+            "h, d = minhash.shingle_hashes(np.arange(1, 50, dtype=np.uint64), np.array([0, 20, 49]), 5);"
+            "s = minhash.signatures(h, d, 2, 128, 1); minhash.band_hashes(s, *minhash.lsh_params(0.32, 128));"
+            "minhash.lsh_params(0.8, 128);"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('datasketch', 'scipy')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -1,8 +1,10 @@
 """Vectorised word-shingle hashing and MinHash signatures over many documents at once.
 
-Signatures are bit-identical to `datasketch.MinHash(scheme="affine32")` fed the same shingle hashes
-(the permutations and the pre-mix come from datasketch itself); what we add is doing a whole batch
-of documents in a few numpy operations instead of one Python object and loop per document.
+Signatures are bit-identical to `datasketch.MinHash(scheme="affine32")` fed the same shingle hashes:
+the permutations and the pre-mix are datasketch's (its seeded generator and the MurmurHash3
+finaliser, reproduced here so a worker does not import datasketch and scipy, 0.5-0.7 s each
+time; tests/test_minhash_fast.py compares both with datasketch itself); what we add is doing a whole
+batch of documents in a few numpy operations instead of one Python object and loop per document.
 """
 
 from __future__ import annotations
@@ -22,19 +24,22 @@ _POSITION_MULTIPLIERS = np.random.Generator(np.random.PCG64(0x5EED)).integers(
 ) | np.uint64(1)
 
 
-def _datasketch():
-    from datasketch import MinHash
-    from datasketch import minhash as module
-
-    # A private helper: tests/test_minhash.py fails loudly if a datasketch release drops it.
-    return MinHash, module._fmix
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finaliser, datasketch's pre-mix for affine32 (`datasketch.minhash._fmix`)."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
 
 
 @lru_cache(maxsize=16)
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The (a, b) affine permutation parameters datasketch uses for this num_perm and seed."""
-    MinHash, _ = _datasketch()
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    """The (a, b) affine permutation parameters datasketch uses for this num_perm and seed
+    (`MinHash._init_permutations` for affine32: odd a, any b, from RandomState(seed))."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
     return np.ascontiguousarray(a, dtype=np.uint32), np.ascontiguousarray(b, dtype=np.uint32)
 
 
@@ -99,7 +104,6 @@ def signatures(hashes: np.ndarray, doc_index: np.ndarray, n_docs: int, num_perm:
     doc_index must be non-decreasing (shingles of one document contiguous). Documents with no
     shingles keep the all-max signature of an empty datasketch MinHash.
     """
-    _, fmix = _datasketch()
     a, b = permutations(num_perm, seed)
     a, b = a[:, None], b[:, None]
     # Transposed (permutations x documents) while filling: a block's minima come out in that layout.
@@ -114,7 +118,7 @@ def signatures(hashes: np.ndarray, doc_index: np.ndarray, n_docs: int, num_perm:
     # Where each document's shingles start, once for all blocks.
     bounds = np.flatnonzero(np.r_[True, doc_index[1:] != doc_index[:-1]])
     with np.errstate(over="ignore"):
-        mixed = fmix(hashes, 32)
+        mixed = _fmix32(hashes)
         for lo in range(0, n, block_shingles):
             hi = min(lo + block_shingles, n)
             # Permutations along rows and shingles along columns: reduceat then runs over
@@ -151,9 +155,42 @@ def band_hashes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return out
 
 
+#: Candidates whose exact error is this close to the least are settled by datasketch's own integrals.
+_LSH_TIE_MARGIN = 1e-6
+
+
 @lru_cache(maxsize=64)
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows) minimising false positives + false negatives at this threshold, as datasketch does."""
-    from datasketch.lsh import _optimal_param
+    """(bands, rows) minimising false positives + false negatives at this threshold, as datasketch does.
 
-    return _optimal_param(threshold, num_perm, 0.5, 0.5)
+    datasketch integrates both probabilities with scipy's adaptive quadrature for every (bands,
+    rows) pair, and importing it imports scipy (0.5 s in every worker process). Both integrands are
+    polynomials of degree bands * rows <= num_perm, so a Gauss-Legendre rule of num_perm // 2 + 1
+    points gives their integrals exactly, all pairs at once; the few pairs within
+    _LSH_TIE_MARGIN of the least error (quad is accurate to ~1e-8), if more than one, are then
+    compared with datasketch's own functions in its order, so the answer is always the one it gives.
+    """
+    pairs = [(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)]
+    b = np.array([p[0] for p in pairs], dtype=np.float64)[:, None]
+    r = np.array([p[1] for p in pairs], dtype=np.float64)[:, None]
+    nodes, weights = np.polynomial.legendre.leggauss(num_perm // 2 + 1)
+
+    def integral(lo: float, hi: float, false_negative: bool) -> np.ndarray:
+        s = lo + (hi - lo) * (nodes + 1) / 2
+        hit = 1 - (1 - s[None, :] ** r) ** b  # probability that a pair of similarity s is a candidate
+        return ((1 - hit) if false_negative else hit) @ (weights * (hi - lo) / 2)
+
+    error = 0.5 * integral(0.0, threshold, False) + 0.5 * integral(threshold, 1.0, True)
+    close = np.flatnonzero(error <= error.min() + _LSH_TIE_MARGIN)
+    if len(close) == 1:
+        return pairs[close[0]]
+    from datasketch.lsh import _false_negative_probability, _false_positive_probability
+
+    best, opt = float("inf"), (0, 0)
+    for i in close:  # ascending, so in datasketch's order; strict < keeps its first minimum
+        bands, rows = pairs[i]
+        e = (_false_positive_probability(threshold, bands, rows) * 0.5
+             + _false_negative_probability(threshold, bands, rows) * 0.5)
+        if e < best:
+            best, opt = e, (bands, rows)
+    return opt
