@@ -105,8 +105,12 @@ def prepare_documents(corpus_root: Path, dest: Path) -> tuple[list[Path], int]:
     from builders.schema import CORE_SCHEMA, ORD, make_ord
 
     clean = sorted((corpus_root / "clean").glob("*.jsonl.gz"))
+    # The corpus is regenerated whenever the generator changes: its marker names the generation.
+    generation = json.loads((corpus_root / "corpus.json").read_text())
+    source = {"files": [p.name for p in clean], "fingerprint": generation.get("fingerprint"),
+              "generated_at": generation.get("generated_at")}
     marker = dest / "done.json"
-    if marker.exists() and json.loads(marker.read_text()).get("files") == [p.name for p in clean]:
+    if marker.exists() and {k: v for k, v in json.loads(marker.read_text()).items() if k != "docs"} == source:
         files = sorted(dest.glob("*.parquet"))
         return files, json.loads(marker.read_text())["docs"]
     shutil.rmtree(dest, ignore_errors=True)
@@ -132,7 +136,7 @@ def prepare_documents(corpus_root: Path, dest: Path) -> tuple[list[Path], int]:
         pq.write_table(table, out)
         files.append(out)
         docs += n
-    marker.write_text(json.dumps({"files": [p.name for p in clean], "docs": docs}))
+    marker.write_text(json.dumps({**source, "docs": docs}))
     return files, docs
 
 
@@ -340,6 +344,7 @@ def measure_corpus(pages: int, profile: str, args) -> dict:
     cpus = cpu_set(args.workers)
     rec = {"pages": pages, "profile": profile, "seed": args.seed, "docs": docs, "files": len(documents),
            "workers": args.workers, "cpus": cpus, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "corpus_generated_at": corpus.info.get("generated_at"),
            "code": f"commit {args.code_sha[:12]}" if args.code_sha else f"working tree: {code_state()}"}
 
     # Ours: a child process, so its peak RSS (driver + workers) is measured like the peer's.
