@@ -158,3 +158,20 @@ def test_a_story_cut_to_its_opening_words_is_a_copy_and_one_that_only_opens_alik
     assert found["other"]["kept"] and found["other"]["size"] == 1
     monkeypatch.setattr(dedup_edges, "OPENING_MAX_SHINGLES", 0)
     assert cluster(rows)["cut"]["kept"]  # no other rule finds it
+
+
+def test_containment_alone_does_not_merge_stories_that_name_other_people_and_places():
+    # Two stories sharing one long background paragraph (written for this test), each with a
+    # short lead of its own: the smaller lies 0.8 inside the other, which the containment rule
+    # calls a truncated copy; its lead names a town, a figure and a person the other lacks.
+    background = ("The border through the plateau has been disputed since a poll moved several markers, and talks "
+                  "between the two governments broke down years ago after a long dispute over water rights, grazing "
+                  "land and the road that farmers use to take their cattle to the markets on the far side of the "
+                  "valley, where most of the families in the area still sell what they grow and buy what they need "
+                  "for the winter months ahead of them")
+    a = f"Flooding in Castlemoor forced 900 people from their homes, Maria Olsen said.\n\n{background}."
+    b = f"A storm hit Birchfield on Friday and closed 1,200 schools for the week.\n\n{background}."
+    rows = [("a", a, 1), ("b", b, 2)]
+    assert all(r["kept"] for r in cluster(rows).values())
+    merged = cluster(rows, anchored=False)  # no anchors kept: the containment rule alone decides
+    assert merged["b"]["duplicate_of"] == "a" and merged["b"]["method"] == "minhash"

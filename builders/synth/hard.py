@@ -112,15 +112,21 @@ def _sentences(paras: list[str], rng: random.Random) -> bool:
     return True
 
 
-def hard_edit(title: str, paragraphs, rng: random.Random, *, site_name: str, agency: str, agency_short: str):
-    """The default copy edits, more often, then heavier ones: (headline, body paragraphs, edit names)."""
+def hard_edit(title: str, paragraphs, rng: random.Random, *, site_name: str, agency: str, agency_short: str,
+              shared_lead: bool = False):
+    """The default copy edits, more often, then heavier ones: (headline, body paragraphs, edit names).
+
+    `shared_lead`: the story's lead paragraph also opens other stories (the source pool's
+    recombined stories share their leads), so a cut keeps a second paragraph of prose: a copy cut
+    to a lead that many stories open with would be a copy of each of them, and its label arbitrary."""
     title, paras, edits = edit_copy(title, paragraphs, rng, site_name=site_name, agency=agency,
                                     agency_short=agency_short, probabilities=HARD_EDIT_PROBABILITIES)
     x = EXTRA_EDITS
     # Cut after any paragraph, keeping at least one of real prose (not only a headline or table line).
-    first_prose = next((j for j, q in enumerate(paras) if len(q.split()) >= 10 and "\n" not in q), len(paras))
-    if first_prose + 1 < len(paras) and rng.random() < x["truncate_any"]:
-        del paras[rng.randint(first_prose + 1, len(paras) - 1):]
+    prose = [j for j, q in enumerate(paras) if len(q.split()) >= 10 and "\n" not in q]
+    keep = prose[1 if shared_lead else 0] if len(prose) > (1 if shared_lead else 0) else len(paras)
+    if keep + 1 < len(paras) and rng.random() < x["truncate_any"]:
+        del paras[rng.randint(keep + 1, len(paras) - 1):]
         edits.append("truncate_any")
     if rng.random() < x["lead"] and _rewrite_lead(paras, rng):
         edits.append("lead")
@@ -269,7 +275,10 @@ def hard_blocks(site: Site, page: Page, rng: random.Random) -> list[tuple[str, s
 
 
 class HardGenerator(_Generator):
-    edit = staticmethod(hard_edit)
+    _shared_lead = False
+
+    def edit(self, title, paragraphs, rng, **kw):
+        return hard_edit(title, paragraphs, rng, shared_lead=self._shared_lead, **kw)
 
     def __init__(self, pool, seed: int, pages: int, **kw):
         self.seed = seed
@@ -364,6 +373,8 @@ class HardGenerator(_Generator):
         return fam, shapes
 
     def build(self, i: int) -> dict:
+        # Stories from the source pool share their lead with other stories; templated ones do not.
+        self._shared_lead = self.plan.story[i] >= 0 and self.spec.get(self.plan.story[i]) is None
         rec = super().build(i)
         body = rec["body"]
         if body and body[0] in self._tops and _page_headline(body[0], rec["page_title"]):
