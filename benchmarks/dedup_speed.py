@@ -427,8 +427,8 @@ def markdown(results: list[dict], command: str, machine: dict) -> str:
         "",
         "| corpus | docs | ours: docs/s | map s | reduce s | ours peak RSS | datatrove: docs/s (4 stages) | "
         "datatrove to clusters (3 stages) | datatrove peak RSS | ours ÷ datatrove | ours ÷ datatrove to clusters | "
-        "ours P / R | datatrove P / R | load before (ours, datatrove) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
+        "CPU s ours / datatrove | ratio by CPU s | ours P / R | datatrove P / R | load before (ours, datatrove) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
     ]
     for r in results:
         o, p = r["ours"], r.get("peer") or {}
@@ -438,7 +438,9 @@ def markdown(results: list[dict], command: str, machine: dict) -> str:
             f"| {name} | {r['docs']:,} | {o['docs_per_s']:,.0f} | {o['map_seconds']:.2f} | {o['reduce_seconds']:.2f} | "
             f"{_mib(o['peak_rss_bytes'])} | "
             + (f"{p['docs_per_s']:,.0f} | {p['to_clusters_docs_per_s']:,.0f} | {_mib(p['peak_rss_bytes'])} | "
-               f"{r['ratio']:.1f}× | {r['ratio_to_clusters']:.1f}× | " if ok else f"{p.get('status', 'not run')} | | | | | ")
+               f"{r['ratio']:.1f}× | {r['ratio_to_clusters']:.1f}× | "
+               f"{o['cpu_seconds']:.1f} / {p['cpu_seconds']:.1f} | {p['cpu_seconds'] / o['cpu_seconds']:.1f}× | "
+               if ok else f"{p.get('status', 'not run')} | | | | | | | ")
             + f"{o['scores']['precision']:.3f} / {o['scores']['recall']:.3f} | "
             + (f"{p['scores']['precision']:.3f} / {p['scores']['recall']:.3f} | " if ok else " | ")
             + f"{r.get('load_before_ours', 0):.2f}, {r.get('load_before_peer', 0):.2f} |"
@@ -455,7 +457,9 @@ def markdown(results: list[dict], command: str, machine: dict) -> str:
         "(the counterpart of our apply, which ours does not time either).",
         "- peak RSS: the summed RSS of each side's process tree (driver and workers), sampled every 50 ms; CPU "
         "seconds: user + system time of every process of the tree (imports and start-up included), sampled every 0.1 s. "
-        "Wall-clock rates drop when the shared machine is busy; CPU seconds move much less.",
+        "Wall-clock rates drop when the shared machine is busy (other people's builds are not all serialised by the "
+        "lock: see the load column); CPU seconds move much less, so the ratio by CPU seconds (whole trees, start-up "
+        "and imports included on both sides) is shown too.",
         "- P / R: pairwise precision and recall of each side's clusters against the generator's stories.",
         "",
         "Per run (seconds):",
