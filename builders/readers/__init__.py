@@ -20,6 +20,11 @@ _TEXT_FORMATS = {"jsonl", "csv", "tsv", "text", "html"}
 #: Smallest piece a big file is cut into, and most files in one shard.
 MIN_PIECE = 4 << 20
 MAX_FILES_PER_SHARD = 4096
+#: Shards per worker a corpus is cut into when it is big enough (pieces of at least MIN_PIECE, at
+#: most input.shard_size): a killed build loses only the shards its workers had in flight, a
+#: resumed one redoes no more than that, and a pass's last round leaves a worker idle for no more
+#: than one small shard. Each shard task costs a few milliseconds and a few small files.
+SHARDS_PER_WORKER = 32
 PROBE_FILES_PER_TASK = 256
 
 
@@ -119,10 +124,10 @@ def plan_shards(config: BuildConfig, files: Sequence[str], executor, workers: in
     jobs = [(indexed[i:i + PROBE_FILES_PER_TASK], config.input) for i in range(0, len(indexed), PROBE_FILES_PER_TASK)]
     pieces = [p for chunk in executor.map(_probe, jobs, on_result) for p in chunk]
     total = sum(cost(p) for p in pieces)
-    # Enough pieces for every worker to have several, never smaller than MIN_PIECE, never larger
-    # than input.shard_size (in JSONL-equivalent bytes). The output does not depend on this.
+    # SHARDS_PER_WORKER pieces for every worker, never smaller than MIN_PIECE, never larger than
+    # input.shard_size (in JSONL-equivalent bytes). The output does not depend on this.
     floor = min(MIN_PIECE, config.input.shard_size)
-    target = max(floor, min(config.input.shard_size, int(total // max(1, workers * 4)) + 1))
+    target = max(floor, min(config.input.shard_size, int(total // max(1, workers * SHARDS_PER_WORKER)) + 1))
     big = [i for i, p in enumerate(pieces) if p.problem is None and cost(p) > target * 3 // 2]
     if big:
         splits = executor.map(_split, [(pieces[i], config.input, _stored(pieces[i], target)) for i in big])
@@ -144,7 +149,9 @@ def _size(path: str) -> int:
 
 
 def group(pieces: list[Piece], target: int) -> list[Shard]:
-    """Pieces of a split file are shards of their own; whole small files are grouped up to `target`."""
+    """Pieces of a split file are shards of their own; whole small files are grouped to about
+    `target`: a file joins a group when that brings the group nearer `target` than it leaves it, so
+    files just under `target` make shards of one, not alternately of two and one."""
     split = {p.file_index for p in pieces if p.start or p.stop is not None}
     shards: list[Shard] = []
     current: list[Piece] = []
@@ -161,6 +168,8 @@ def group(pieces: list[Piece], target: int) -> list[Shard]:
             close()
             shards.append(Shard(len(shards), (piece,)))
             continue
+        if current and weight + cost(piece) / 2 > target:
+            close()
         current.append(piece)
         weight += cost(piece)
         if weight >= target or len(current) >= MAX_FILES_PER_SHARD:
