@@ -190,12 +190,21 @@ def main(argv=None) -> int:
     print(text)
     if args.doc:
         doc = REPO / "docs" / "benchmarks.md"
-        body = doc.read_text(encoding="utf-8")
-        heading = "## Resume\n"
-        if heading not in body:
-            body = body.rstrip("\n") + "\n\n" + heading + "\n" + INTRO + "\n"
-        doc.write_text(body.rstrip("\n") + "\n\n" + text + "\n", encoding="utf-8")
+        doc.write_text(add_to_section(doc.read_text(encoding="utf-8"), text), encoding="utf-8")
     return 0 if same and counts_same else 1
+
+
+def add_to_section(body: str, text: str, heading: str = "## Resume") -> str:
+    """`body` with `text` added at the end of its `heading` section (made, at the end, when missing);
+    the rest of the page is another script's and stays as it is."""
+    lines = body.rstrip("\n").split("\n")
+    if heading not in lines:
+        lines += ["", heading, "", INTRO]
+    start = lines.index(heading)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    section = "\n".join(lines[start:end]).rstrip("\n")
+    rest = "\n".join(lines[end:])
+    return "\n".join(lines[:start]) + "\n" + section + "\n\n" + text + "\n" + ("\n" + rest + "\n" if rest else "")
 
 
 INTRO = ("`benchmarks/resume.py` runs a full build of a generated corpus, then the same build SIGKILLed "
