@@ -48,6 +48,13 @@ def test_anchors_are_numbers_and_mid_sentence_capitals():
     assert count(bits)[2:] == [0, 0, 0]
 
 
+def test_a_menu_line_or_title_case_headline_names_nobody():
+    bits = bitmaps("Metro Digest\n\nHome Business Markets Americas Environment Technology\n\nShares rose, Reuters said.",
+                   "Shares rose, Reuters said.")
+    assert count(bits) == [1, 1]  # "Reuters" only: a run of four or more capitalised words is no name
+    assert anchors.conflicts(bits[[0]], bits[[1]]).tolist() == [0]
+
+
 def test_a_mould_story_conflicts_and_a_copy_does_not():
     bits = bitmaps(BRIEF, COPY, MOULD)
     assert anchors.conflicts(bits[[1]], bits[[0]]).tolist() == [0]

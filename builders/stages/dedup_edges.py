@@ -195,7 +195,8 @@ class MinHash(EdgeProducer):
             # A copy found by containment alone must name what its original names.
             weak = ~np.isnan(sim) & (sim < mh.threshold)
             if weak.any():
-                sim[weak] = np.where(same_anchors(store, x[weak], y[weak], allowed), sim[weak], np.nan)
+                sim[weak] = np.where(same_anchors(store, x[weak], y[weak], allowed or WEAK_ANCHOR_CONFLICTS, capped=False),
+                                     sim[weak], np.nan)
             out[lo : lo + _EDGE_BLOCK] = sim
         return out
 
@@ -206,7 +207,8 @@ class MinHash(EdgeProducer):
         return cls.verify(store, a, b, config, RELAXED_CONTAINMENT, RELAXED_FLOOR, RELAXED_ANCHOR_CONFLICTS)
 
 
-def same_anchors(store, x: np.ndarray, y: np.ndarray, allowed: float | None = None, least: int = 0) -> np.ndarray:
+def same_anchors(store, x: np.ndarray, y: np.ndarray, allowed: float | None = None, least: int = 0,
+                 capped: bool = True) -> np.ndarray:
     """Pairs whose smaller text (by characters) names at most `allowed` (default ANCHOR_CONFLICTS)
     anchors the larger lacks per anchor they share, and that share at least `least` anchors; all
     true when the build keeps no anchors (`minhash.anchored: false`)."""
@@ -218,8 +220,10 @@ def same_anchors(store, x: np.ndarray, y: np.ndarray, allowed: float | None = No
     small, large = np.where(x_smaller, bits_x, bits_y), np.where(x_smaller, bits_y, bits_x)
     common = anchors.shared(small, large)
     differ = anchors.conflicts(small, large)
-    cap = ANCHOR_CONFLICTS_MAX if allowed <= ANCHOR_CONFLICTS else RELAXED_ANCHOR_CONFLICTS_MAX
-    return (common >= least) & (differ <= allowed * common) & (differ <= cap)
+    ok = (common >= least) & (differ <= allowed * common)
+    if capped:
+        ok &= differ <= (ANCHOR_CONFLICTS_MAX if allowed <= ANCHOR_CONFLICTS else RELAXED_ANCHOR_CONFLICTS_MAX)
+    return ok
 
 
 def _no_empty(keys: np.ndarray, ctx: MapContext) -> np.ndarray:
@@ -273,7 +277,7 @@ class Lead(EdgeProducer):
             contained = whole * (size_x + size_y) / (1 + whole) / np.maximum(np.minimum(size_x, size_y), 1)
             ok = (jaccard >= config.minhash.lead * factor) & (contained >= LEAD_CONTAINMENT * factor)
             ok &= (size_x > 0) & (size_y > 0)
-            ok &= same_anchors(store, x, y, RELAXED_ANCHOR_CONFLICTS if factor < 1 else None)
+            ok &= same_anchors(store, x, y, RELAXED_ANCHOR_CONFLICTS if factor < 1 else WEAK_ANCHOR_CONFLICTS, capped=False)
             out[lo : lo + _EDGE_BLOCK] = np.where(ok, jaccard, np.nan)
         return out
 
@@ -293,6 +297,7 @@ RELAXED_ANCHOR_CONFLICTS_MAX = 4
 #: For a member corroborated by a verified member: one in three, at RELAXED_ANCHORED of
 #: `minhash.anchored`.
 RELAXED_ANCHOR_CONFLICTS = 0.5
+WEAK_ANCHOR_CONFLICTS = 0.4
 RELAXED_ANCHORED = 0.8
 #: The anchored rule is for copies a few edits away: the smaller text's shingles missing from the
 #: larger must be at most this many word edits' worth (each edit costs `ngram` shingles). A copy

@@ -9,8 +9,9 @@ does not is not a copy of it.
 
 An anchor is a whitespace token that holds a digit (commas inside numbers dropped: "15,700" is
 "15700"), or that starts with a capital letter in mid-sentence (the token before it ends in a
-lower-case letter, a digit, a comma, a semicolon, "%" or ")"): "Castlemoor", "Reuters", "Friday".
-Sentence-initial words are left out, since every sentence starts with one. Tokens are stripped of
+lower-case letter, a digit, a comma, a semicolon, "%" or ")"): "Castlemoor", "Reuters", "Friday", "Moreau" of "Helena Moreau". Sentence-initial words
+are left out, since every sentence starts with one, and so are runs of RUN_MAX or more capitalised
+words (a menu line of section names, a headline in title case). Tokens are stripped of
 surrounding punctuation and a possessive "'s" and lower-cased, then hashed into BITS bits. A bitmap
 loses a few anchors to collisions (a conflict can be missed, never invented) and makes a pair's
 check a few vectorised bit operations.
@@ -25,6 +26,8 @@ import pyarrow.compute as pc
 #: Bits of a document's anchor bitmap (WORDS uint64 words).
 BITS = 512
 WORDS = BITS // 64
+#: Capitalised words in a row from which none is an anchor.
+RUN_MAX = 4
 #: Part of the index's hash configuration: a change here makes old bitmaps incomparable.
 VERSION = 1
 
@@ -58,7 +61,12 @@ def anchor_bitmaps(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
     upper = pc.match_substring_regex(flat, _STARTS_UPPER).to_numpy(zero_copy_only=False)
     before = np.zeros(len(flat), bool)
     before[1:] = pc.match_substring_regex(flat.slice(0, len(flat) - 1), _BEFORE_NAME).to_numpy(zero_copy_only=False)
-    anchor = number | (upper & before & ~first)
+    # Runs of RUN_MAX or more capitalised words are a menu of section names or a headline in title
+    # case ("Home Business Markets Americas"), which chrome the cleaning missed may leave: not names.
+    starts = np.r_[True, (upper[1:] != upper[:-1]) | first[1:]]
+    run = np.cumsum(starts) - 1
+    long_run = upper & (np.bincount(run)[run] >= RUN_MAX)
+    anchor = number | (upper & before & ~first & ~long_run)
     picked = np.flatnonzero(anchor)
     if not len(picked):
         return out
