@@ -29,7 +29,7 @@ WORDS = BITS // 64
 #: Capitalised words in a row from which none is an anchor.
 RUN_MAX = 4
 #: Part of the index's hash configuration: a change here makes old bitmaps incomparable.
-VERSION = 1
+VERSION = 2  # 2: runs of RUN_MAX capitalised words give no anchors
 
 _STARTS_UPPER = r"^[\"“‘'(\[]*\p{Lu}"
 _BEFORE_NAME = r"[\p{Ll}\d,;%)]$"
