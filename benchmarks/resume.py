@@ -7,7 +7,8 @@ slower or faster): the full run keeps its completion markers, whose times say ho
 and reduces it had finished at 60% of its wall time and how long after the last of them 60% fell;
 the second run is killed that long after it has finished as many.
 
-    .venv/bin/python -m benchmarks.resume --pages 100000 [--workers 2] [--kill-at 0.6] [--doc]
+    .venv/bin/python -m benchmarks.resume --pages 100000 --generate-only
+    flock /tmp/bench.lock .venv/bin/python -m benchmarks.resume --pages 100000 [--workers 2] [--kill-at 0.6] [--doc]
 
 `--doc` appends the result to docs/benchmarks.md under its "Resume" heading.
 """
@@ -137,9 +138,14 @@ def main(argv=None) -> int:
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="a config override passed to all three builds (corpus build --set), e.g. input.shard_size=8MB")
     ap.add_argument("--doc", action="store_true", help="append the result to docs/benchmarks.md under 'Resume'")
+    ap.add_argument("--generate-only", action="store_true",
+                    help="generate (or find cached) the corpus and stop: run this outside `flock`, so the lock is held "
+                         "only while timing")
     args = ap.parse_args(argv)
 
     corpus = ensure_corpus(args.cache, args.pages, args.seed, args.source, log=lambda m: print(m, file=sys.stderr))
+    if args.generate_only:
+        return 0
     folder = args.cache / "runs" / f"resume-{args.pages}"
     folder.mkdir(parents=True, exist_ok=True)
     results = {}
