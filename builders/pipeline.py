@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import os
 import shutil
@@ -342,7 +344,10 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
     wall: dict[str, float] = {}
     output = Path(config.publish.output)
     say = notice or _stderr
-    with workdir.BuildLock(output, say):
+    index = config.dedup.index if config.dedup else None
+    # One build per dedup index too: two builds appending to one index would each miss the other's
+    # stories, and publish them twice.
+    with workdir.BuildLock(output, say), (workdir.BuildLock(Path(index), say) if index else contextlib.nullcontext()):
         _check_output(output, overwrite)
         files = expand_inputs(config)
         if not files:

@@ -125,3 +125,19 @@ def test_an_indexed_copy_survives_for_what_another_indexed_survivor_rejects(tmp_
     rejected = {r["id"]: r for r in pq.read_table(tmp_path / "b" / "out" / "rejected").to_pylist()}
     assert rejected["s1"]["duplicate_of"] == "s0" and rejected["s2-copy"]["duplicate_of"] == "s2"
     assert {r["reason"] for r in rejected.values()} == {"published_duplicate"}
+
+
+def test_a_second_build_on_the_same_index_is_refused_in_one_line(tmp_path):
+    from builders import workdir
+
+    _split_dump(tmp_path)
+    index = tmp_path / "index"
+    _build(tmp_path / "a", f"dedup.index={index}")
+    before = (index / "manifest.json").read_text()
+    with workdir.BuildLock(index):  # another build holds the index
+        with pytest.raises(BuildError) as caught:
+            _build(tmp_path / "b", f"dedup.index={index}")
+    message = str(caught.value)
+    assert "\n" not in message and str(index) in message and "another build" in message and "pid" in message
+    assert (index / "manifest.json").read_text() == before and not (tmp_path / "b" / "out").exists()
+    _build(tmp_path / "b", f"dedup.index={index}")  # free again once the other build is done
