@@ -111,6 +111,15 @@ def test_empty_texts_never_meet_in_lsh():
     assert all(r["kept"] for r in result)
 
 
+def test_texts_with_no_words_are_not_exact_copies_of_each_other():
+    # Junk pages reaching dedup without the clean stage (already-clean input): one cluster of every
+    # empty page would cost precision quadratically and say nothing.
+    _, result = cluster([("a", "", 1), ("b", " -- ", 2), ("c", None, 3), ("d", "Same words.", 4), ("e", "same words", 5)])
+    by_id = {r["id"]: r for r in result}
+    assert all(by_id[i]["kept"] and by_id[i]["size"] == 1 for i in "abc")
+    assert by_id["e"]["duplicate_of"] == "d" and by_id["e"]["method"] == "exact"
+
+
 def run_step(table, tmp_path, **config):
     """The corpus step as a build runs it: map, reduce in a folder, load, apply."""
     step = Dedup(DedupConfig(**config))

@@ -93,7 +93,8 @@ class DedupFeatures:
         n = len(table)
         normalized = normalize_for_matching(table.column("text").combine_chunks())
         exact = hash_strings(normalized).astype(np.uint64)
-        ctx = edges.MapContext(n=n, exact=exact, table=table, shingles=np.zeros(n, np.int64))
+        ctx = edges.MapContext(n=n, exact=exact, table=table, shingles=np.zeros(n, np.int64),
+                               empty=pc.equal(normalized, "").to_numpy(zero_copy_only=False))
         columns = {
             ORD: table.column(ORD),
             "id": table.column("id"),

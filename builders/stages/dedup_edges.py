@@ -53,6 +53,7 @@ class MapContext:
     anchors: np.ndarray | None = None  # (n, anchors.WORDS) uint64 bitmaps of names and numbers
     shingle_hashes: np.ndarray | None = None  # uint32 hash of every shingle, documents in order
     shingle_doc: np.ndarray | None = None  # the document of each shingle
+    empty: np.ndarray | None = None  # documents with no word at all (bool)
 
 
 class EdgeProducer:
@@ -150,7 +151,10 @@ class Exact(EdgeProducer):
 
     @staticmethod
     def keys(ctx: MapContext, config: DedupConfig) -> np.ndarray:
-        return np.where(ctx.exact == 0, np.uint64(1), ctx.exact).reshape(-1, 1)
+        keys = np.where(ctx.exact == 0, np.uint64(1), ctx.exact).reshape(-1, 1)
+        if ctx.empty is not None:
+            keys[ctx.empty] = 0  # texts with no words are no copies of each other: nothing to keep one for
+        return keys
 
     @staticmethod
     def verify(store, a, b, config):
