@@ -254,3 +254,29 @@ def test_a_member_corroborated_by_a_verified_copy_joins_under_the_relaxed_contai
     result = clusters([("s", s, 1), ("a", a, 2), ("b", b, 3)], **config)
     assert result["a"]["cluster"] == "s" and result["b"]["cluster"] == "s" and result["s"]["size"] == 3
     assert 0.4 <= result["b"]["similarity"] < 0.8
+
+
+def test_candidates_link_each_document_to_its_key_group_head_and_neighbour():
+    import numpy as np
+
+    from builders.stages.dedup_reduce import candidates
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    band = rng.integers(0, 4, n).astype(np.int16)
+    key = rng.integers(1, 60, n).astype(np.uint64)
+    doc = rng.integers(0, 400, n).astype(np.int64)
+    rank = doc * 7  # input order follows the dense number here
+    a, b = candidates(band, key, doc, rank, n_index=50)
+    # The rule, written out: within each (band, key) group sorted by rank, every document pairs with
+    # the group's first and with the one before it; pairs are distinct, a < b, not both indexed.
+    want = set()
+    for g in set(zip(band.tolist(), key.tolist())):
+        members = sorted(np.flatnonzero((band == g[0]) & (key == g[1])).tolist(), key=lambda i: (rank[i], i))
+        for j in range(1, len(members)):
+            for other in {members[0], members[j - 1]}:
+                x, y = sorted((int(doc[members[j]]), int(doc[other])))
+                if x != y and y >= 50:
+                    want.add((x, y))
+    assert set(zip(a.tolist(), b.tolist())) == want
+    assert list(zip(a.tolist(), b.tolist())) == sorted(want)

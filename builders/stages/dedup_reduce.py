@@ -316,7 +316,15 @@ def candidates(band, key, doc, rank, n_index) -> tuple[np.ndarray, np.ndarray]:
     y = np.r_[doc[head[link]], doc[previous[second]]]
     a, b = np.minimum(x, y), np.maximum(x, y)
     keep = (a != b) & (b >= n_index)
-    pairs = np.unique(np.stack([a[keep], b[keep]], axis=1), axis=0) if keep.any() else np.empty((0, 2), np.int64)
+    if not keep.any():
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    a, b = a[keep], b[keep]
+    # Distinct pairs as one int64 each (a sort of one column is several times faster than unique rows).
+    span = np.int64(b.max()) + 1
+    if int(a.max()) * int(span) + int(span) < 2**63:
+        code = np.unique(a * span + b)
+        return code // span, code % span
+    pairs = np.unique(np.stack([a, b], axis=1), axis=0)
     return pairs[:, 0].copy(), pairs[:, 1].copy()
 
 
