@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 import math
 from pathlib import Path
@@ -232,11 +234,24 @@ def render_plot(results: list[dict], path: Path) -> bool:
     return True
 
 
+#: Sections of the page other benchmark scripts write (benchmarks/resume.py, the Ray overhead):
+#: a rewrite keeps the existing page from the first of these headings on.
+FOREIGN_SECTIONS = ("## Resume", "## Ray")
+
+
+def foreign_tail(text: str) -> str:
+    """The part of an existing page from the first heading another script owns, or ''."""
+    starts = [m.start() for h in FOREIGN_SECTIONS for m in re.finditer(rf"(?m)^{re.escape(h)}\b", text)]
+    return text[min(starts):] if starts else ""
+
+
 def write_report(md_path: Path) -> Path:
     md_path = Path(md_path)
     results = load_results(results_dir_for(md_path))
     plot = plot_path_for(md_path)
     has_plot = render_plot(results, plot)
     md_path.parent.mkdir(parents=True, exist_ok=True)
-    md_path.write_text(render_markdown(results, plot.name if has_plot else None))
+    tail = foreign_tail(md_path.read_text()) if md_path.exists() else ""
+    page = render_markdown(results, plot.name if has_plot else None)
+    md_path.write_text(page.rstrip("\n") + "\n\n" + tail if tail else page)
     return md_path

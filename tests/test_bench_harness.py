@@ -93,3 +93,16 @@ def test_datasketch_shingles():
     assert shingles("A b c d e F") == {"a b c d e", "b c d e f"}
     assert shingles("too short") == {"too short"}
     assert shingles("   ") == set()
+
+
+def test_the_report_keeps_sections_other_scripts_wrote(tmp_path: Path):
+    from benchmarks import report
+
+    md = tmp_path / "benchmarks.md"
+    md.write_text("# Benchmarks\n\nold generated text\n\n## Resume\n\nresume figures\n\n## Ray\n\nray figures\n")
+    report.write_report(md)
+    text = md.read_text()
+    assert "old generated text" not in text  # the generated part is rebuilt
+    assert text.endswith("## Resume\n\nresume figures\n\n## Ray\n\nray figures\n")
+    report.write_report(md)
+    assert md.read_text() == text  # and a rewrite keeps it once, not twice
