@@ -51,8 +51,11 @@ def test_anchors_are_numbers_and_mid_sentence_capitals():
 def test_a_menu_line_or_title_case_headline_names_nobody():
     bits = bitmaps("Metro Digest\n\nHome Business Markets Americas Environment Technology\n\nShares rose, Reuters said.",
                    "Shares rose, Reuters said.")
-    assert count(bits) == [1, 1]  # "Reuters" only: a run of four or more capitalised words is no name
+    assert count(bits) == [1, 1]  # "Reuters" only: a run of four capitalised words, and lines under four words, name nothing
     assert anchors.conflicts(bits[[0]], bits[[1]]).tolist() == [0]
+    stamped = bitmaps("Summit Beacon\n\n2020-01-16 10:48\n\nShares in the firm rose, Reuters said on Friday.",
+                      "Shares in the firm rose, Reuters said on Friday.\nCastlemoor council met on the day.")
+    assert count(stamped) == [2, 2]  # Reuters, Friday; "Castlemoor" opens its line
 
 
 def test_a_mould_story_conflicts_and_a_copy_does_not():

@@ -9,9 +9,11 @@ does not is not a copy of it.
 
 An anchor is a token (split at any Unicode space) that holds a digit (commas inside numbers dropped: "15,700" is
 "15700"), or that starts with a capital letter in mid-sentence (the token before it ends in a
-lower-case letter, a digit, a comma, a semicolon, "%" or ")"): "Castlemoor", "Reuters", "Friday", "Moreau" of "Helena Moreau". Sentence-initial words
-are left out, since every sentence starts with one, and so are runs of RUN_MAX or more capitalised
-words (a menu line of section names, a headline in title case). Tokens are stripped of
+lower-case letter, a digit, a comma, a semicolon, "%" or ")"): "Castlemoor", "Reuters", "Friday", "Moreau" of "Helena Moreau". Sentence-initial and
+line-initial words are left out, since every sentence starts with one, and so are runs of RUN_MAX
+or more capitalised words (a menu line of section names, a headline in title case) and every token
+of a line of fewer than LINE_WORDS words (a site's name, a date stamp, a menu entry the cleaning
+missed). Tokens are stripped of
 surrounding punctuation and a possessive "'s" and lower-cased, then hashed into BITS bits. A bitmap
 loses a few anchors to collisions (a conflict can be missed, never invented) and makes a pair's
 check a few vectorised bit operations.
@@ -26,10 +28,12 @@ import pyarrow.compute as pc
 #: Bits of a document's anchor bitmap (WORDS uint64 words).
 BITS = 512
 WORDS = BITS // 64
+#: Words a line needs for its tokens to be anchors.
+LINE_WORDS = 4
 #: Capitalised words in a row from which none is an anchor.
 RUN_MAX = 4
 #: Part of the index's hash configuration: a change here makes old bitmaps incomparable.
-VERSION = 3  # 2: runs of RUN_MAX capitalised words give no anchors; 3: split at any Unicode space
+VERSION = 4  # 2: runs of RUN_MAX capitalised words; 3: Unicode spaces; 4: line starts, short lines
 
 _STARTS_UPPER = r"^[\"“‘'(\[]*\p{Lu}"
 _BEFORE_NAME = r"[\p{Ll}\d,;%)]$"
@@ -48,15 +52,24 @@ def anchor_bitmaps(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if not n:
         return out
     text = pc.fill_null(text.cast(pa.string()), "")
-    tokens = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(text))
+    lines = pc.split_pattern(text, "\n")
+    line_offsets = lines.offsets.to_numpy().astype(np.int64)
+    line_offsets -= line_offsets[0]
+    line_doc = np.repeat(np.arange(n, dtype=np.int64), np.diff(line_offsets))
+    tokens = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(lines.flatten()))
     flat = tokens.flatten()
     if not len(flat):
         return out
     offsets = tokens.offsets.to_numpy().astype(np.int64)
     offsets -= offsets[0]
-    doc = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
+    per_line = np.diff(offsets)
+    line = np.repeat(np.arange(len(per_line), dtype=np.int64), per_line)
+    doc = line_doc[line]
+    # A line opens a sentence; a line of fewer than LINE_WORDS words (a site's name, a stamp, a
+    # menu entry the cleaning missed) names nothing the story is about.
     first = np.zeros(len(flat), bool)
-    first[offsets[:-1][np.diff(offsets) > 0]] = True
+    first[offsets[:-1][per_line > 0]] = True
+    short_line = per_line[line] < LINE_WORDS
     # Every test runs once per distinct token (a tenth of the tokens in news text), then is indexed
     # back to the tokens.
     encoded = pc.dictionary_encode(flat)
@@ -74,7 +87,7 @@ def anchor_bitmaps(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
     starts = np.r_[True, (upper[1:] != upper[:-1]) | first[1:]]
     run = np.cumsum(starts) - 1
     long_run = upper & (np.bincount(run)[run] >= RUN_MAX)
-    anchor = number | (upper & before & ~first & ~long_run)
+    anchor = (number | (upper & before & ~first & ~long_run)) & ~short_line
     picked = np.flatnonzero(anchor)
     if not len(picked):
         return out
