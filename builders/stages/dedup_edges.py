@@ -86,6 +86,18 @@ class EdgeProducer:
         return cls.verify(store, a, b, config)
 
 
+class VerifyOnly(EdgeProducer):
+    """A producer that adds no keys: it verifies the candidates other producers' keys find."""
+
+    @staticmethod
+    def width(config: DedupConfig) -> int:
+        return 0
+
+    @staticmethod
+    def keys(ctx: MapContext, config: DedupConfig) -> np.ndarray:
+        return np.zeros((ctx.n, 0), np.uint64)
+
+
 PRODUCERS: dict[str, type[EdgeProducer]] = {}
 
 
@@ -241,7 +253,7 @@ LEAD_PERMS = 64
 
 
 @edge_producer
-class Lead(EdgeProducer):
+class Lead(VerifyOnly):
     """The same opening: a copy whose page kept chrome the cleaning missed, or that was cut short
     or had paragraphs added, still opens with the story's first ~60 words. Candidates come from the
     MinHash producer's lead bands (this producer adds no keys of its own); a pair is a copy when
@@ -255,14 +267,6 @@ class Lead(EdgeProducer):
     @staticmethod
     def enabled(config: DedupConfig) -> bool:
         return config.minhash is not None and config.minhash.lead is not None
-
-    @staticmethod
-    def width(config: DedupConfig) -> int:
-        return 0
-
-    @staticmethod
-    def keys(ctx: MapContext, config: DedupConfig) -> np.ndarray:
-        return np.zeros((ctx.n, 0), np.uint64)
 
     @classmethod
     def verify_relaxed(cls, store, a, b, config):
@@ -312,7 +316,7 @@ ANCHORED_EDITS = 10
 
 
 @edge_producer
-class Anchored(EdgeProducer):
+class Anchored(VerifyOnly):
     """Containment with the same names and numbers: a copy reworded too much for the MinHash rules
     (a 60-word brief with four words changed keeps half its 5-grams) or cut to a few paragraphs
     still names only people, places and figures of its original; two stories written from one
@@ -321,7 +325,7 @@ class Anchored(EdgeProducer):
       the signatures, as the containment rule does), and those missing are at most ANCHORED_EDITS
       word edits' worth;
     - they share at least ANCHORS_SHARED anchors (builders/text/anchors.py), and the smaller (by
-      characters) names at most one anchor the larger lacks per four they share.
+      characters) names at most one anchor the larger lacks per four they share, two at most.
     Candidates come from the MinHash producer's bands."""
 
     name = "anchored"
@@ -330,14 +334,6 @@ class Anchored(EdgeProducer):
     @staticmethod
     def enabled(config: DedupConfig) -> bool:
         return config.minhash is not None and config.minhash.anchored is not None
-
-    @staticmethod
-    def width(config: DedupConfig) -> int:
-        return 0
-
-    @staticmethod
-    def keys(ctx: MapContext, config: DedupConfig) -> np.ndarray:
-        return np.zeros((ctx.n, 0), np.uint64)
 
     @classmethod
     def verify_relaxed(cls, store, a, b, config):
