@@ -298,15 +298,18 @@ ANCHORS_SHARED = 2
 #: but at most one anchor in five differs. On the 10k hard benchmark's pairs, against none
 #: allowed: pairwise recall 0.862 -> 0.917 at the same precision (0.997).
 ANCHOR_CONFLICTS = 0.25
-#: ... and never more than this many: two stories that share a long paragraph (a background
-#: paragraph, a quote) share its many names, and differ in a few names of their own.
+#: ... and never more than this many (anchored and opening rules; relaxed: the second): two
+#: stories that share a long paragraph (a background paragraph, a quote) share its many names,
+#: and differ in a few names of their own.
 ANCHOR_CONFLICTS_MAX = 2
 RELAXED_ANCHOR_CONFLICTS_MAX = 4
-#: For a member corroborated by a verified member: one in three, at RELAXED_ANCHORED of
+#: For a member corroborated by a verified member: one per two shared, at RELAXED_ANCHORED of
 #: `minhash.anchored`.
 RELAXED_ANCHOR_CONFLICTS = 0.5
-WEAK_ANCHOR_CONFLICTS = 0.4
 RELAXED_ANCHORED = 0.8
+#: For the containment rule's and the lead rule's matches: two per five shared, uncapped (long
+#: copies that lost or gained a paragraph naming people differ in more names than a brief).
+WEAK_ANCHOR_CONFLICTS = 0.4
 #: The anchored rule is for copies a few edits away: the smaller text's shingles missing from the
 #: larger must be at most this many word edits' worth (each edit costs `ngram` shingles). A copy
 #: with a few words changed keeps half the shingles of a 60-word brief but nearly all of a
