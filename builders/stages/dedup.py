@@ -133,7 +133,8 @@ class DedupFeatures:
                     pa.array(np.ascontiguousarray(ctx.lead_signature[:, : self.lead_perms]).ravel(), pa.uint32()),
                     self.lead_perms)
         columns["shingles"] = pa.array(ctx.shingles, pa.int32())
-        columns["opening"] = pa.array(edges.opening_keys(ctx) if mh else np.zeros(n, np.uint64), pa.uint64())
+        ctx.opening = edges.opening_keys(ctx) if mh else np.zeros(n, np.uint64)
+        columns["opening"] = pa.array(ctx.opening, pa.uint64())
         if self.anchor_words:
             ctx.anchors = anchors.anchor_bitmaps(table.column("text"))
             columns["anchors"] = pa.FixedSizeListArray.from_arrays(pa.array(ctx.anchors.ravel(), pa.uint64()),

@@ -54,6 +54,7 @@ class MapContext:
     shingle_hashes: np.ndarray | None = None  # uint32 hash of every shingle, documents in order
     shingle_doc: np.ndarray | None = None  # the document of each shingle
     empty: np.ndarray | None = None  # documents with no word at all (bool)
+    opening: np.ndarray | None = None  # uint64 key of each document's first words (`opening_keys`)
 
 
 class EdgeProducer:
@@ -404,7 +405,7 @@ class Opening(EdgeProducer):
 
     @staticmethod
     def keys(ctx: MapContext, config: DedupConfig) -> np.ndarray:
-        keys = opening_keys(ctx).reshape(-1, 1)
+        keys = (ctx.opening if ctx.opening is not None else opening_keys(ctx)).reshape(-1, 1).copy()
         keys[ctx.shingles == 0] = 0
         return keys
 
