@@ -95,6 +95,46 @@ def test_signatures_equal_reference_across_blocks(monkeypatch, block_values):
                           reference_signatures(hashes[some], doc[some], n, 64, 1))
 
 
+@pytest.mark.parametrize("block_values", [256 * 64, 1 << 20])
+@pytest.mark.parametrize("lead", [1, 56, 300])
+def test_lead_signatures_equal_signatures_of_the_openings(monkeypatch, block_values, lead):
+    """The openings' signatures, taken from the whole texts' permuted values, equal the signatures
+    of each document's first `lead` shingles alone (as the map computed them before), across
+    blocks that cut documents and openings anywhere; the whole signatures are unchanged."""
+    monkeypatch.setattr(minhash, "BLOCK_VALUES", block_values)
+    rng = np.random.default_rng(lead)
+    tokens, offsets = random_corpus(rng, 60, 700)
+    hashes, doc = minhash.shingle_hashes(tokens, offsets, 5)
+    n = len(offsets) - 1
+    first = np.searchsorted(doc, np.arange(n))
+    opening = np.arange(len(doc)) - first[doc] < lead
+    for num_perm, seed in ((64, 1), (128, 7)):
+        sig, leads = minhash.signatures_and_leads(hashes, doc, n, num_perm, seed, lead)
+        assert np.array_equal(sig, reference_signatures(hashes, doc, n, num_perm, seed))
+        assert np.array_equal(leads, reference_signatures(hashes[opening], doc[opening], n, num_perm, seed))
+        assert sig.flags.c_contiguous and leads.flags.c_contiguous
+    empty = minhash.signatures_and_leads(np.empty(0, np.uint32), np.empty(0, np.int64), 3, 16, 1, lead)
+    assert all(s.shape == (3, 16) and (s == minhash.MAX_HASH).all() for s in empty)
+
+
+def reference_band_hashes(sig, bands, rows):
+    """Band by band, column by column (the implementation before every band at once)."""
+    out = np.empty((len(sig), bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for band in range(bands):
+            acc = np.zeros(len(sig), dtype=np.uint64)
+            for j in range(rows):
+                acc = minhash._mix64(acc ^ (sig[:, band * rows + j].astype(np.uint64) * minhash._POSITION_MULTIPLIERS[j]))
+            out[:, band] = acc
+    return out
+
+
+@pytest.mark.parametrize("bands, rows", [(30, 3), (1, 128), (9, 13), (128, 1)])
+def test_band_hashes_equal_reference(bands, rows):
+    sig = np.random.default_rng(bands).integers(0, 2**32, (50, 128), dtype=np.uint64).astype(np.uint32)
+    assert np.array_equal(minhash.band_hashes(sig, bands, rows), reference_band_hashes(sig, bands, rows))
+
+
 def test_signatures_of_nothing():
     sig = minhash.signatures(np.empty(0, np.uint32), np.empty(0, np.int64), 3, 16, 1)
     assert sig.shape == (3, 16) and (sig == minhash.MAX_HASH).all()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +41,155 @@ REASONS = {EXACT: "exact_duplicate", NEAR: "near_duplicate"}
 
 def normalize_for_matching(text: pa.ChunkedArray | pa.Array) -> pa.Array:
     """Lower-case words separated by single spaces: what counts as 'the same text' for dedup."""
+    return match_words(text).normalized
+
+
+def _normalize_regex(text: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """The definition of `normalize_for_matching` (lower-case, every run of characters other than
+    letters and digits one space, trimmed), in Arrow kernels: the fallback of `match_words` and its
+    tests' reference."""
     text = pc.utf8_lower(pc.fill_null(text.cast(pa.string()), ""))
     text = pc.replace_substring_regex(text, r"[^\pL\pN]+", " ")
     return pc.utf8_trim(text, " ")
+
+
+@dataclass
+class Words:
+    """The words dedup matches on, of a batch of texts (`match_words`)."""
+
+    normalized: pa.Array  # each text normalised (`normalize_for_matching`)
+    offsets: np.ndarray  # int64, n + 1: text d owns tokens offsets[d]:offsets[d + 1]
+    tokens: pa.Array  # the words of the normalised texts in order; each may end in one space
+
+    @property
+    def empty(self) -> np.ndarray:
+        """Texts with no word."""
+        return self.offsets[1:] == self.offsets[:-1]
+
+
+# Per ASCII byte: a letter or digit ...
+_WORD_BYTE = np.zeros(256, bool)
+_WORD_BYTE[48:58] = _WORD_BYTE[65:91] = _WORD_BYTE[97:123] = True
+# ... and what it becomes: lower case, or a space (bytes of other characters are patched).
+_MATCH_BYTE = np.full(256, 32, np.uint8)
+_MATCH_BYTE[_WORD_BYTE] = np.flatnonzero(_WORD_BYTE)
+_MATCH_BYTE[65:91] += 32
+
+
+def match_words(text: pa.ChunkedArray | pa.Array) -> Words:
+    """The normalised texts and their words, byte for byte what `_normalize_regex` and splitting
+    it at spaces give, but over the UTF-8 bytes in numpy: the regex (RE2, \\pL\\pN) was two
+    thirds of the map's normalising and tokenising, and splitting the result a fifth. ASCII bytes
+    are classified by table; characters beyond ASCII (a few in a thousand bytes of news text) are
+    classified once per distinct character by the same Arrow kernels. Text that is not valid UTF-8,
+    or has a letter whose lower case has another byte length (the Kelvin sign), takes the kernels'
+    path."""
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    text = pc.fill_null(text.cast(pa.string()), "")
+    if not len(text):
+        return Words(pa.array([], pa.string()), np.zeros(1, np.int64), pa.array([], pa.string()))
+    fast = _match_words_bytes(text)
+    if fast is not None:
+        return fast
+    normalized = _normalize_regex(text)
+    tokens = pc.split_pattern(normalized, " ")
+    # An empty string splits into one empty token: count it as no tokens at all.
+    tokens = pc.if_else(pc.equal(normalized, ""), pa.scalar([], pa.list_(pa.string())), tokens)
+    offsets = tokens.offsets.to_numpy().astype(np.int64)
+    return Words(normalized, offsets - offsets[0], tokens.flatten())
+
+
+def _match_words_bytes(text: pa.Array) -> Words | None:
+    """`match_words` of a non-empty string array without nulls, over its bytes; None when only the
+    kernels can say (see `_match_beyond_ascii`)."""
+    n = len(text)
+    _, offsets_buffer, data_buffer = text.buffers()
+    offsets = np.frombuffer(offsets_buffer, np.int32)[text.offset : text.offset + n + 1].astype(np.int64)
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    offsets -= lo
+    data = np.frombuffer(data_buffer, np.uint8)[lo:hi] if hi > lo else np.zeros(0, np.uint8)
+    word = _WORD_BYTE[data]  # bytes of letters and digits
+    out = _MATCH_BYTE[data]  # what each byte becomes if kept
+    beyond = np.flatnonzero(data >= 0x80)
+    if len(beyond) and not _match_beyond_ascii(data, offsets, beyond, word, out):
+        return None
+    # Words are runs of word bytes, cut where one text ends and the next begins.
+    edge = np.diff(word.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
+    inner = np.unique(offsets[1:-1])  # once each: empty texts share their offset with the next
+    inner = inner[(inner > 0) & (inner < len(data))]
+    cut = inner[word[inner - 1] & word[inner]]
+    if len(cut):
+        starts = np.insert(starts, np.searchsorted(starts, cut), cut)
+        ends = np.insert(ends, np.searchsorted(ends, cut), cut)
+    token_offsets = np.searchsorted(starts, offsets)
+    # Kept: every word byte, and the first byte after each word but a text's last (a space).
+    follows = np.ones(len(starts), bool)
+    follows[token_offsets[1:][token_offsets[1:] > token_offsets[:-1]] - 1] = False
+    keep = word.copy()
+    keep[ends[follows]] = True
+    out = out[keep]
+    # Word t, and the space after it if any, is out[bounds[t]:bounds[t + 1]].
+    bounds = np.zeros(len(starts) + 1, np.int64)
+    np.cumsum(ends - starts + follows, out=bounds[1:])
+    data = pa.py_buffer(out)
+    normalized = pa.StringArray.from_buffers(n, pa.py_buffer(bounds[token_offsets].astype(np.int32)), data)
+    # A word and the space after it: dictionary-encoded as they are, trimmed once per distinct word.
+    tokens = pa.StringArray.from_buffers(len(starts), pa.py_buffer(bounds.astype(np.int32)), data)
+    return Words(normalized, token_offsets, tokens)
+
+
+def _match_beyond_ascii(data: np.ndarray, offsets: np.ndarray, beyond: np.ndarray, word: np.ndarray,
+                        out: np.ndarray) -> bool:
+    """Classify and lower-case, in place in `word` and `out`, the characters of more than one byte
+    (`beyond`: the positions of their bytes), once per distinct character, with the Arrow kernels
+    `_normalize_regex` uses; False when the bytes are not valid UTF-8 or a letter's lower case has
+    another byte length."""
+    first = data[beyond] >= 0xC0
+    leads = beyond[first]
+    lead_bytes = data[leads]
+    if (lead_bytes >= 0xF8).any():
+        return False
+    size = 2 + (lead_bytes >= 0xE0) + (lead_bytes >= 0xF0)
+    if int(size.sum()) != len(beyond):
+        return False
+    within = np.arange(len(beyond)) - np.repeat(np.cumsum(size) - size, size)
+    if not np.array_equal(np.repeat(leads, size) + within, beyond):
+        return False  # a lead byte not followed by its continuation bytes, or a stray one
+    if not np.array_equal(np.searchsorted(offsets, leads, "right"), np.searchsorted(offsets, leads + size - 1, "right")):
+        return False  # a character cut by the end of its text
+    # Each character as up to four bytes in one integer, for finding the distinct ones.
+    key = np.zeros(len(leads), np.uint32)
+    for k in range(4):
+        byte = np.where(k < size, data[np.minimum(leads + k, len(data) - 1)], 0).astype(np.uint32)
+        key |= byte << np.uint32(24 - 8 * k)
+    distinct, which = np.unique(key, return_inverse=True)
+    distinct_size = 2 + (distinct >= 0xE0000000) + (distinct >= 0xF0000000)
+    raw = distinct.astype(">u4").view(np.uint8).reshape(-1, 4)
+    chars = raw[np.arange(4)[None, :] < distinct_size[:, None]]
+    chars = pa.StringArray.from_buffers(len(distinct), pa.py_buffer(np.r_[0, np.cumsum(distinct_size)].astype(np.int32)),
+                                        pa.py_buffer(chars))
+    try:
+        chars.validate(full=True)  # overlong forms, surrogates, beyond U+10FFFF
+    except pa.ArrowInvalid:
+        return False
+    lower = pc.utf8_lower(chars)
+    is_word = pc.match_substring_regex(lower, r"[\pL\pN]").to_numpy(zero_copy_only=False)
+    lower_size = pc.binary_length(lower).to_numpy().astype(np.int64)
+    if (is_word & (lower_size != distinct_size)).any():
+        return False
+    _, lower_offsets, lower_data = lower.buffers()
+    lower_offsets = np.frombuffer(lower_offsets, np.int32)[lower.offset : lower.offset + len(lower) + 1]
+    lower_data = np.frombuffer(lower_data, np.uint8)
+    hit = is_word[which]
+    if hit.any():
+        sizes = size[hit]
+        k = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        at = np.repeat(leads[hit], sizes) + k
+        word[at] = True
+        out[at] = lower_data[np.repeat(lower_offsets[which[hit]], sizes) + k]
+    return True
 
 
 def hash_strings(values: pa.Array) -> np.ndarray:
@@ -91,10 +238,10 @@ class DedupFeatures:
 
     def __call__(self, table: pa.Table) -> pa.Table:
         n = len(table)
-        normalized = normalize_for_matching(table.column("text").combine_chunks())
+        words = match_words(table.column("text"))
+        normalized = words.normalized
         exact = hash_strings(normalized).astype(np.uint64)
-        ctx = edges.MapContext(n=n, exact=exact, table=table, shingles=np.zeros(n, np.int64),
-                               empty=pc.equal(normalized, "").to_numpy(zero_copy_only=False))
+        ctx = edges.MapContext(n=n, exact=exact, table=table, shingles=np.zeros(n, np.int64), empty=words.empty)
         columns = {
             ORD: table.column(ORD),
             "id": table.column("id"),
@@ -108,24 +255,18 @@ class DedupFeatures:
         }
         mh = self.config.minhash
         if mh:
-            tokens = pc.split_pattern(normalized, " ")
-            # An empty string splits into one empty token: count it as no tokens at all.
-            tokens = pc.if_else(pc.equal(normalized, ""), pa.scalar([], pa.list_(pa.string())), tokens)
-            encoded = pc.dictionary_encode(tokens.flatten())
-            word_hashes = hash_strings(encoded.dictionary)[encoded.indices.to_numpy()]
-            offsets = tokens.offsets.to_numpy().astype(np.int64)
-            offsets -= offsets[0]  # a sliced list array's offsets need not start at zero
-            shingles, doc = minhash.shingle_hashes(word_hashes, offsets, mh.ngram)
-            ctx.signature = minhash.signatures(shingles, doc, n, mh.num_perm, mh.seed)
+            # Hashed once per distinct word (a token may carry the space after it: trimmed here).
+            encoded = pc.dictionary_encode(words.tokens)
+            word_hashes = hash_strings(pc.utf8_rtrim(encoded.dictionary, " "))[encoded.indices.to_numpy()]
+            shingles, doc = minhash.shingle_hashes(word_hashes, words.offsets, mh.ngram)
+            # The lead: wire copies are cut at the end, rarely at the start, so a copy that lost
+            # half its story still shares its opening; a second index on it finds such copies.
+            ctx.signature, ctx.lead_signature = minhash.signatures_and_leads(shingles, doc, n, mh.num_perm, mh.seed,
+                                                                             edges.LEAD_SHINGLES)
             # Shingle counts stand in for set sizes in the containment estimate: a word 5-gram
             # rarely repeats within one article, and counting beats sorting every shingle.
             ctx.shingles = np.bincount(doc, minlength=n)
             ctx.shingle_hashes, ctx.shingle_doc = shingles, doc
-            # The lead: wire copies are cut at the end, rarely at the start, so a copy that lost
-            # half its story still shares its opening; a second index on it finds such copies.
-            first = np.searchsorted(doc, np.arange(n))
-            lead = np.arange(len(doc)) - first[doc] < edges.LEAD_SHINGLES
-            ctx.lead_signature = minhash.signatures(shingles[lead], doc[lead], n, mh.num_perm, mh.seed)
             columns["signature"] = pa.FixedSizeListArray.from_arrays(pa.array(ctx.signature.ravel(), pa.uint32()),
                                                                      mh.num_perm)
             if self.lead_perms:

@@ -104,19 +104,52 @@ def signatures(hashes: np.ndarray, doc_index: np.ndarray, n_docs: int, num_perm:
     doc_index must be non-decreasing (shingles of one document contiguous). Documents with no
     shingles keep the all-max signature of an empty datasketch MinHash.
     """
+    return signatures_and_leads(hashes, doc_index, n_docs, num_perm, seed)[0]
+
+
+def signatures_and_leads(hashes: np.ndarray, doc_index: np.ndarray, n_docs: int, num_perm: int, seed: int,
+                         lead: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """`signatures`, and with `lead` the signatures of each document's first `lead` shingles too
+    (None without): equal to `signatures` of those shingles alone, from the same permuted values
+    (a document's minimum is the lesser of its opening's and its rest's), so the opening costs a
+    second small reduction instead of a second pass over its shingles."""
     a, b = permutations(num_perm, seed)
     a, b = a[:, None], b[:, None]
-    # Transposed (permutations x documents) while filling: a block's minima come out in that layout.
-    sig = np.full((num_perm, n_docs), MAX_HASH, dtype=np.uint32)
     hashes = np.asarray(hashes, dtype=np.uint32)
     doc_index = np.asarray(doc_index, dtype=np.int64)
     n = len(hashes)
+    # Transposed (permutations x documents) while filling: the minima come out in that layout.
+    sig = np.full((num_perm, n_docs), MAX_HASH, dtype=np.uint32)
+    leads = np.full((num_perm, n_docs), MAX_HASH, dtype=np.uint32) if lead is not None else None
     if not n:
-        return np.ascontiguousarray(sig.T)
+        return np.ascontiguousarray(sig.T), None if leads is None else np.ascontiguousarray(leads.T)
+    # Where each document's shingles start; with `lead`, each document's rest (after its opening)
+    # is a segment of its own.
+    bounds = np.flatnonzero(np.r_[True, doc_index[1:] != doc_index[:-1]])
+    owners = doc_index[bounds]
+    segments = bounds
+    if lead is not None:
+        ends = np.r_[bounds[1:], n]
+        rest = bounds + lead
+        rest = rest[rest < ends]
+        segments = np.union1d(bounds, rest)  # sorted, distinct
+    mins = _segment_minima(hashes, segments, a, b)
+    if lead is None:
+        sig[:, owners] = mins
+    else:
+        first = np.searchsorted(segments, bounds)  # each document's first segment: its opening
+        leads[:, owners] = mins[:, first]
+        sig[:, owners] = mins[:, first] if len(first) == len(segments) else np.minimum.reduceat(mins, first, axis=1)
+    return np.ascontiguousarray(sig.T), None if leads is None else np.ascontiguousarray(leads.T)
+
+
+def _segment_minima(hashes: np.ndarray, segments: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(permutations x segments) minima of a * fmix(h) + b over each run of shingles that starts
+    at `segments` (sorted, distinct, the first at 0) and runs to the next."""
+    num_perm, n = len(a), len(hashes)
+    out = np.empty((num_perm, len(segments)), dtype=np.uint32)
     block_shingles = max(256, BLOCK_VALUES // num_perm)
     block = np.empty((num_perm, min(n, block_shingles)), dtype=np.uint32)
-    # Where each document's shingles start, once for all blocks.
-    bounds = np.flatnonzero(np.r_[True, doc_index[1:] != doc_index[:-1]])
     with np.errstate(over="ignore"):
         mixed = _fmix32(hashes)
         for lo in range(0, n, block_shingles):
@@ -127,32 +160,28 @@ def signatures(hashes: np.ndarray, doc_index: np.ndarray, n_docs: int, num_perm:
             values = block[:, : hi - lo]
             np.multiply(a, mixed[None, lo:hi], out=values)
             np.add(values, b, out=values)
-            first = np.searchsorted(bounds, lo, side="right") - 1
-            last = np.searchsorted(bounds, hi, side="left")
-            starts = bounds[first:last] - lo
-            starts[0] = 0  # a document continued from the previous block
+            first = np.searchsorted(segments, lo, side="right") - 1
+            last = np.searchsorted(segments, hi, side="left")
+            starts = segments[first:last] - lo
+            continued = starts[0] < 0  # a segment continued from the previous block
+            starts[0] = 0
             mins = np.minimum.reduceat(values, starts, axis=1)
-            # Owners are distinct within a block, so fancy-index assignment is safe; only the
-            # first can have values from the previous block.
-            owners = doc_index[lo + starts]
-            np.minimum(mins[:, 0], sig[:, owners[0]], out=mins[:, 0])
-            sig[:, owners] = mins
-    return np.ascontiguousarray(sig.T)
+            if continued:
+                np.minimum(mins[:, 0], out[:, first], out=mins[:, 0])
+            out[:, first:last] = mins
+    return out
 
 
 def band_hashes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """One uint64 hash per (document, band) of `rows` consecutive signature values."""
     if bands * rows > sig.shape[1]:
         raise ValueError(f"{bands} bands x {rows} rows exceed {sig.shape[1]} permutations")
-    out = np.empty((len(sig), bands), dtype=np.uint64)
+    acc = np.zeros((len(sig), bands), dtype=np.uint64)
     with np.errstate(over="ignore"):
-        # Column by column: temporaries stay one uint64 per document, not one per signature value.
-        for band in range(bands):
-            acc = np.zeros(len(sig), dtype=np.uint64)
-            for j in range(rows):
-                acc = _mix64(acc ^ (sig[:, band * rows + j].astype(np.uint64) * _POSITION_MULTIPLIERS[j]))
-            out[:, band] = acc
-    return out
+        # Every band at once, row by row: value j of band k is column k * rows + j.
+        for j in range(rows):
+            acc = _mix64(acc ^ (sig[:, j : bands * rows : rows].astype(np.uint64) * _POSITION_MULTIPLIERS[j]))
+    return acc
 
 
 #: Candidates whose exact error is this close to the least are settled by datasketch's own integrals.
