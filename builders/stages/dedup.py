@@ -109,8 +109,8 @@ def _match_words_bytes(text: pa.Array) -> Words | None:
     lo, hi = int(offsets[0]), int(offsets[-1])
     offsets -= lo
     data = np.frombuffer(data_buffer, np.uint8)[lo:hi] if hi > lo else np.zeros(0, np.uint8)
-    word = _WORD_BYTE[data]  # bytes of letters and digits
     out = _MATCH_BYTE[data]  # what each byte becomes if kept
+    word = out != 32  # bytes of letters and digits (a letter or digit never becomes a space)
     beyond = np.flatnonzero(data >= 0x80)
     if len(beyond) and not _match_beyond_ascii(data, offsets, beyond, word, out):
         return None
@@ -196,7 +196,14 @@ def hash_strings(values: pa.Array) -> np.ndarray:
     """Stable 64-bit hashes (fixed-key SipHash from pandas): equal across processes and runs."""
     import pandas as pd  # here, not at the top: a build without dedup or chrome lines never pays for it
 
+    # As bytes: pandas hashes a str by its UTF-8 bytes, so the hashes are the same, and making
+    # bytes objects skips decoding (about twice as fast for a batch's distinct words).
+    if values.type in _AS_BYTES:
+        values = values.cast(_AS_BYTES[values.type])
     return pd.util.hash_array(values.to_numpy(zero_copy_only=False), categorize=False)
+
+
+_AS_BYTES = {pa.string(): pa.binary(), pa.large_string(): pa.large_binary()}
 
 
 class DedupFeatures:
