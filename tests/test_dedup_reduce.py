@@ -280,3 +280,64 @@ def test_candidates_link_each_document_to_its_key_group_head_and_neighbour():
                     want.add((x, y))
     assert set(zip(a.tolist(), b.tolist())) == want
     assert list(zip(a.tolist(), b.tolist())) == sorted(want)
+
+
+def test_each_candidate_pair_is_verified_once_whatever_the_bands_it_shares(tmp_path):
+    """Copies share keys in many bands, hence in many key partitions: each partition's candidates
+    go to the verify partition of the pair, so every distinct pair is judged (and becomes an edge)
+    once, not once per band it shares."""
+    from builders.stages import dedup_reduce as tasks
+    from builders.stages.dedup import Dedup
+
+    base = [article(70 + i) for i in range(6)]
+    rows = []
+    for i, text in enumerate(base):
+        for copy in range(4):  # four near copies of each story: the last paragraph or a word changed
+            rows.append((f"s{i}-{copy}", text if copy == 0 else text.replace("the", "a", copy), 1 + copy))
+    config = DedupConfig(partitions=5)
+    folder = tmp_path
+    pq.write_table(DedupFeatures(config)(docs(rows)), folder / "summary.parquet")
+    Dedup(config).reduce([(0, folder / "summary.parquet")], folder / "model", [0], folder / "out")
+    total = len(rows)
+    seen, edges = [], []
+    for q in range(5):
+        for f in (folder / "model" / "candidates" / f"q{q:05d}").glob("p*.parquet"):
+            codes = pq.read_table(f).column("pair").to_numpy()
+            # Every candidate of a pair lands in the same verify partition.
+            assert set((tasks._mix64(codes.view(np.uint64)) % np.uint64(5)).tolist()) == {q}
+            seen.append(codes)
+        e = pq.read_table(folder / "model" / "edges" / f"q{q:05d}.parquet")
+        edges += list(zip(e.column("a").to_pylist(), e.column("b").to_pylist()))
+    seen = np.concatenate(seen)
+    assert len(seen) > len(np.unique(seen)), "no pair shared keys in two partitions: the test shows nothing"
+    assert len(edges) == len(set(edges)) > 0
+    assert all(a < b < total for a, b in edges)
+    result = tasks.clusters_rows(pq.read_table(folder / "model" / "groups" / "s00000" / "meta.parquet"),
+                                 tasks.read_decisions(folder / "model", 0)).to_pylist()
+    assert {r["id"]: r["cluster"] for r in result} == {f"s{i}-{c}": f"s{i}-0" for i in range(6) for c in range(4)}
+
+
+def test_store_reads_equal_a_view_of_the_same_documents_and_distinct_equals_unique(tmp_path):
+    from builders.stages import dedup_reduce as tasks
+
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 1000, 5000)
+    assert np.array_equal(tasks.distinct(x), np.unique(x))
+    values, inverse = tasks.distinct_inverse(x)
+    want_values, want_inverse = np.unique(x, return_inverse=True)
+    assert np.array_equal(values, want_values) and np.array_equal(inverse, want_inverse)
+    assert len(tasks.distinct(np.empty(0, np.int64))) == 0
+    groups = []
+    for g, rows in enumerate((7, 0, 12)):
+        path = tmp_path / f"g{g}"
+        path.mkdir()
+        np.save(path / "sig.npy", rng.integers(0, 2**32, (rows, 4), dtype=np.uint32))
+        np.save(path / "info.npy", rng.integers(0, 99, (rows, len(tasks.INFO)), dtype=np.int64))
+        groups.append(tasks.Group(str(path), rows, g))
+    store = tasks.Store(tuple(groups), 4)
+    idx = rng.integers(0, 19, 40)
+    whole = np.concatenate([np.load(tmp_path / f"g{g}" / "sig.npy") for g in range(3)])
+    assert np.array_equal(store.signatures(idx), whole[idx])
+    view = store.view(tasks.distinct(idx))
+    assert np.array_equal(view.signatures(view.local(idx)), whole[idx])
+    assert np.array_equal(view.info(view.local(idx), "words"), store.info(idx, "words"))

@@ -40,3 +40,11 @@ def test_worker_errors_propagate(workers):
     with make_executor(ExecutorConfig(workers=workers)) as executor:
         with pytest.raises(BuildError, match="shard 3 is bad"):
             executor.map(fail_on_three, list(range(6)))
+
+
+def test_a_single_task_runs_in_a_worker_not_in_the_driver():
+    """A whole-corpus step is one task (the dedup cluster step): with a pool it must not run in,
+    and grow, the driver, which only orchestrates."""
+    with make_executor(ExecutorConfig(workers=2)) as executor:
+        (result,) = executor.map(square_after_pause, [4])
+    assert result[0] == 16 and result[1] != os.getpid()

@@ -22,7 +22,9 @@ class LocalExecutor(Executor):
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], on_result: OnResult = None) -> list[Any]:
         results: list[Any] = [None] * len(items)
-        if self.workers == 1 or len(items) <= 1:
+        # With a pool, even one task runs in a worker: a whole-corpus task (the dedup cluster step)
+        # must not grow the driver, which only orchestrates.
+        if self.workers == 1 or not items:
             for i, item in enumerate(items):
                 results[i] = fn(item)
                 if on_result:

@@ -3,10 +3,11 @@
 map (per batch, in the shard's task): the exact hash of the normalised text, the MinHash signature,
 and every edge producer's keys (builders/stages/dedup_edges.py), as one Parquet file per shard.
 reduce (tasks through the executor, builders/stages/dedup_reduce.py): keys scattered into
-partitions by hash; per partition, candidate pairs verified by their producer; verified edges
-clustered, each member checked against its cluster's survivor; decisions per shard,
-OUT/dedup/clusters.parquet and OUT/dedup/summary.json; with `dedup.index`, the survivors appended
-to the index once the build has succeeded (builders/stages/dedup_index.py).
+partitions by hash; per key partition, candidate pairs, scattered by pair; per pair partition,
+each distinct candidate verified once by the producers in order; verified edges clustered,
+each member checked against its cluster's survivor; decisions per shard, OUT/dedup/clusters.parquet
+and OUT/dedup/summary.json; with `dedup.index`, the survivors appended to the index once the build
+has succeeded (builders/stages/dedup_index.py).
 apply: per shard, keep survivors (with `copies` and `copy_sources`) and reject the other copies
 naming the copy they duplicate.
 """
@@ -346,17 +347,22 @@ class Dedup(CorpusStep):
                                      partitions, store.num_perm, store.lead_perms, store.anchor_words)
                    for i, ((shard, path), g) in enumerate(zip(summaries, build_groups))]
         executor.map(tasks.run_task, scatter)
-        # 2. Per partition: candidates, verified by the producer that found them.
+        # 2. Per partition of the keys: candidate pairs, scattered by pair; per partition of the
+        #    pairs: each distinct candidate verified once, by the first producer whose rule it passes.
         names = tuple(name for name, _ in self.features.layout)
-        widths = tuple(w for _, w in self.features.layout)
+        candidates = model / "candidates"
         pairs = [tasks.PairTask(p, tuple(str(f) for f in sorted((bands / f"p{p:05d}").glob("s*.parquet"))),
-                                tuple(index.band_files(p)) if index else (), n_index, store, config, names, widths,
-                                str(model / "edges" / f"p{p:05d}.parquet"))
+                                tuple(index.band_files(p)) if index else (), n_index, total, partitions,
+                                str(candidates))
                  for p in range(partitions)]
         executor.map(tasks.run_task, pairs)
+        verify = [tasks.VerifyTask(tuple(str(f) for f in sorted((candidates / f"q{q:05d}").glob("p*.parquet"))),
+                                   store, config, names, str(model / "edges" / f"q{q:05d}.parquet"))
+                  for q in range(partitions)]
+        executor.map(tasks.run_task, verify)
         # 3. Clusters with survivors, decisions per shard, the summary.
         dedup_out = Path(output) / "dedup"
-        clusters = tasks.ClusterTask(tuple(t.out for t in pairs), store, config, names, n_index, str(model),
+        clusters = tasks.ClusterTask(tuple(t.out for t in verify), store, config, names, n_index, str(model),
                                      str(dedup_out / "summary.json"), partitions, self.min_words)
         executor.map(tasks.run_task, [clusters])
         # 4. The clusters file, and this build's survivors as the index's pending generation.

@@ -1,10 +1,14 @@
-"""The dedup reduce as tasks: scatter keys by partition, find and verify candidates per partition,
-cluster verified edges with survivor checks, write decisions, clusters and the index.
+"""The dedup reduce as tasks: scatter keys by partition, find candidates per key partition and
+scatter them by pair, verify each distinct pair once per pair partition, cluster verified edges
+with survivor checks, write decisions, clusters and the index.
 
 Every task is a frozen dataclass with a `run` method, run through the build's executor by the
 module-level `run_task`, so they pickle and run wherever the shards do. The driver only plans
 them. Memory per task is bounded by one shard (scatter, clusters file), one partition of the key
-index (pairs), or the documents that have a copy (cluster), never by the whole corpus.
+index (pairs), one partition of the candidate pairs (verify, read in blocks), or the verified pairs
+(cluster: 16 bytes a pair, 2M pairs at 1M benchmark pages), never by the documents' text or
+signatures. Memory-mapped files are released after each read, so a worker's resident set holds
+what it is working on, not every page it has touched.
 
 Documents are addressed by a dense number: the index's documents first (generation by
 generation), then each shard's in shard order. Every decision depends on ordinals (the input
@@ -15,6 +19,7 @@ workers or partitions.
 from __future__ import annotations
 
 import json
+import mmap
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +40,8 @@ INFO = ("rank", "exact", "shingles", "length", "date", "words", "opening")
 META_COLUMNS = ("id", "source", "agency", ORD)
 BAND_SCHEMA = pa.schema([pa.field("band", pa.int16()), pa.field("key", pa.uint64()), pa.field("doc", pa.int64()),
                          pa.field("rank", pa.int64())])
+#: A candidate pair a < b as one code, a * (documents in the store) + b.
+CANDIDATE_SCHEMA = pa.schema([pa.field("pair", pa.int64())])
 EDGE_SCHEMA = pa.schema([pa.field("a", pa.int64()), pa.field("b", pa.int64()), pa.field("producer", pa.int8()),
                          pa.field("similarity", pa.float32())])
 DECISION_SCHEMA = pa.schema(
@@ -64,8 +71,27 @@ CLUSTERS_SCHEMA = pa.schema(
 )
 #: Rows of the key index a partition aims at when `dedup.partitions` is auto (~40 MB of keys).
 PARTITION_ROWS = 2_000_000
+#: Pairs a producer judges at once: what one block's gathered signatures and anchors hold (~64 MB).
+VERIFY_BLOCK = 65_536
 _PARTITION_MIX = np.uint64(0x9E3779B97F4A7C15)
 NO_DATE = np.iinfo(np.int64).max
+
+
+def distinct(x: np.ndarray) -> np.ndarray:
+    """np.unique of a 1-D array by sorting: numpy 2's hash-based unique is about 10 times slower
+    on large integer arrays."""
+    x = np.sort(x)
+    return x[np.r_[True, x[1:] != x[:-1]]] if len(x) else x
+
+
+def distinct_inverse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(x, return_inverse=True)` of a 1-D array, by sorting."""
+    order = np.argsort(x, kind="stable")
+    ordered = x[order]
+    first = np.r_[True, ordered[1:] != ordered[:-1]] if len(x) else np.zeros(0, bool)
+    inverse = np.empty(len(x), np.int64)
+    inverse[order] = np.cumsum(first) - 1
+    return ordered[first], inverse
 
 
 def run_task(task) -> object:
@@ -93,6 +119,15 @@ class Group:
     path: str
     rows: int
     shard: int = -1  # the build's shard, -1 for indexed documents
+
+
+def _release(data: np.ndarray) -> None:
+    """Drop a memory-mapped file's pages from this process's resident set once rows are copied
+    out (they stay in the page cache): rows gathered at random touch one page each, so without
+    this a task's RSS grows towards the whole store's files, in every worker that reads them."""
+    mapped = getattr(data, "_mmap", None)
+    if mapped is not None and hasattr(mapped, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        mapped.madvise(mmap.MADV_DONTNEED)
 
 
 @dataclass
@@ -132,13 +167,21 @@ class Store:
         out = np.empty(shape, dtype=dtype)
         if not len(idx):
             return out
-        group = np.searchsorted(self.starts, idx, side="right") - 1
-        for g in np.unique(group):
-            mask = group == g
-            rows = idx[mask] - self.starts[g]
+        # Group by group in file order: each file's rows are read in ascending order, in one slice.
+        order = np.argsort(idx, kind="stable")
+        ordered = idx[order]
+        bounds = np.searchsorted(ordered, self.starts)
+        for g in np.flatnonzero(bounds[1:] > bounds[:-1]):
+            lo, hi = bounds[g], bounds[g + 1]
+            rows = ordered[lo:hi] - self.starts[g]
             data = self._map(int(g), name)
-            out[mask] = data[rows, column] if column is not None else data[rows]
+            out[order[lo:hi]] = data[rows, column] if column is not None else data[rows]
+            _release(data)
         return out
+
+    def view(self, docs: np.ndarray) -> "StoreView":
+        """The documents `docs` (sorted, distinct), each file read once for all of them."""
+        return StoreView(self, docs)
 
     def signatures(self, idx: np.ndarray) -> np.ndarray:
         return self._gather(idx, "sig", self.num_perm, np.uint32)
@@ -167,6 +210,38 @@ class Store:
                 if self.groups else pa.table({c: pa.array([], pa.string()) for c in columns})
         table = pa.concat_tables(parts)
         return table.take(pa.array(np.argsort(np.concatenate(where), kind="stable")))
+
+
+class StoreView:
+    """What verification reads of a block of documents, gathered from the store once per file and
+    served from memory: the producers ask for the same documents' signatures and info many times
+    (each pair's two sides, each rule in turn). Documents are addressed by their position in
+    `docs` (`local`), not by dense number."""
+
+    def __init__(self, store: Store, docs: np.ndarray) -> None:
+        self.store, self.docs = store, np.asarray(docs, dtype=np.int64)
+        self.num_perm, self.lead_perms, self.anchor_words = store.num_perm, store.lead_perms, store.anchor_words
+        self._data: dict[str, np.ndarray] = {}
+
+    def local(self, idx: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.docs, np.asarray(idx, dtype=np.int64))
+
+    def _get(self, name: str, width: int, dtype) -> np.ndarray:
+        if name not in self._data:
+            self._data[name] = self.store._gather(self.docs, name, width, dtype)
+        return self._data[name]
+
+    def signatures(self, idx: np.ndarray) -> np.ndarray:
+        return self._get("sig", self.num_perm, np.uint32)[idx]
+
+    def leads(self, idx: np.ndarray) -> np.ndarray:
+        return self._get("lead", self.lead_perms, np.uint32)[idx]
+
+    def anchors(self, idx: np.ndarray) -> np.ndarray:
+        return self._get("anchors", self.anchor_words, np.uint64)[idx]
+
+    def info(self, idx: np.ndarray, column: str) -> np.ndarray:
+        return self._get("info", len(INFO), np.int64)[idx, INFO.index(column)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,17 +336,19 @@ class ScatterTask:
 @dataclass(frozen=True)
 class PairTask:
     """One partition of the key index: candidates (each document to the first of its key group by
-    rank, and to the one just before it), then verification by the producer that found them."""
+    rank, and to the one just before it), handed on by pair to the verify partitions.
+
+    Two copies share a key in many bands, hence in many key partitions: verifying there would
+    judge one pair once per band it shares (17 times on average at 1M benchmark pages). So pairs
+    are scattered by the pair itself, and each verify partition judges each distinct pair once."""
 
     partition: int
     files: tuple[str, ...]
     index_files: tuple[tuple[str, int], ...]  # (file, dense number of its generation's first document)
     n_index: int
-    store: Store
-    config: DedupConfig
-    producers: tuple[str, ...]
-    widths: tuple[int, ...]
-    out: str
+    total: int  # documents in the store: pairs are coded a * total + b
+    partitions: int
+    out: str  # folder of verify-partition folders
 
     def run(self) -> int:
         tables = [pq.read_table(f) for f in self.files]
@@ -289,11 +366,42 @@ class PairTask:
         del table
         a, b = candidates(band, key, doc, rank, self.n_index)
         del band, key, doc, rank
+        code = a * np.int64(max(self.total, 1)) + b
+        with np.errstate(over="ignore"):
+            part = (_mix64(code.view(np.uint64)) % np.uint64(self.partitions)).astype(np.int64)
+        order = np.argsort(part, kind="stable")
+        part, code = part[order], code[order]
+        bounds = np.flatnonzero(np.r_[True, part[1:] != part[:-1], True]) if len(part) else np.zeros(1, np.int64)
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            path = Path(self.out) / f"q{int(part[lo]):05d}" / f"p{self.partition:05d}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.table([pa.array(code[lo:hi], pa.int64())], schema=CANDIDATE_SCHEMA), path)
+        return len(code)
+
+
+@dataclass(frozen=True)
+class VerifyTask:
+    """One partition of the candidate pairs: each distinct pair verified once, by the first
+    producer, in order, whose rule it passes; the verified ones are the partition's edges."""
+
+    files: tuple[str, ...]
+    store: Store
+    config: DedupConfig
+    producers: tuple[str, ...]
+    out: str
+
+    def run(self) -> int:
+        codes = [pq.read_table(f).column("pair").to_numpy() for f in self.files]
+        code = distinct(np.concatenate(codes)) if codes else np.empty(0, np.int64)
+        del codes
+        span = np.int64(max(self.store.total, 1))
+        a, b = code // span, code % span
+        del code
         sim, how = verify_pairs(self.store, a, b, self.config, self.producers)
         ok = how >= 0
-        out_a, out_b, out_p, out_s = [a[ok]], [b[ok]], [how[ok].astype(np.int8)], [sim[ok]]
-        result = pa.table([pa.array(np.concatenate(v) if v else np.empty(0, t.to_pandas_dtype()), t)
-                           for v, t in zip((out_a, out_b, out_p, out_s), EDGE_SCHEMA.types)], schema=EDGE_SCHEMA)
+        result = pa.table([pa.array(a[ok], pa.int64()), pa.array(b[ok], pa.int64()),
+                           pa.array(how[ok].astype(np.int8), pa.int8()), pa.array(sim[ok], pa.float32())],
+                          schema=EDGE_SCHEMA)
         Path(self.out).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(result, self.out)
         return result.num_rows
@@ -322,7 +430,7 @@ def candidates(band, key, doc, rank, n_index) -> tuple[np.ndarray, np.ndarray]:
     # Distinct pairs as one int64 each (a sort of one column is several times faster than unique rows).
     span = np.int64(b.max()) + 1
     if int(a.max()) * int(span) + int(span) < 2**63:
-        code = np.unique(a * span + b)
+        code = distinct(a * span + b)
         return code // span, code % span
     pairs = np.unique(np.stack([a, b], axis=1), axis=0)
     return pairs[:, 0].copy(), pairs[:, 1].copy()
@@ -335,15 +443,22 @@ def verify_pairs(store: "Store", a: np.ndarray, b: np.ndarray, config: DedupConf
     uses each producer's relaxed rule (for members a verified member corroborates)."""
     sim = np.full(len(a), np.nan, np.float32)
     how = np.full(len(a), -1, np.int64)
-    for p, name in enumerate(producers):
-        todo = np.flatnonzero(how < 0)
-        if not len(todo):
-            break
-        producer = edges.producer(name)
-        check = producer.verify_relaxed if relaxed else producer.verify
-        got = check(store, a[todo], b[todo], config)
-        ok = ~np.isnan(got)
-        sim[todo[ok]], how[todo[ok]] = got[ok], p
+    # In blocks: each block's documents are read once (signatures, lead, anchors, info: about
+    # 800 bytes a document at 128 permutations), so memory is bounded by the block, not the pairs.
+    for lo in range(0, len(a), VERIFY_BLOCK):
+        hi = min(lo + VERIFY_BLOCK, len(a))
+        view = store.view(distinct(np.r_[a[lo:hi], b[lo:hi]]))
+        la, lb = view.local(a[lo:hi]), view.local(b[lo:hi])
+        for p, name in enumerate(producers):
+            todo = np.flatnonzero(how[lo:hi] < 0)
+            if not len(todo):
+                break
+            producer = edges.producer(name)
+            check = producer.verify_relaxed if relaxed else producer.verify
+            got = check(view, la[todo], lb[todo], config)
+            todo += lo
+            ok = ~np.isnan(got)
+            sim[todo[ok]], how[todo[ok]] = got[ok], p
     return sim, how
 
 
@@ -365,11 +480,8 @@ class ClusterTask:
     min_words: int = 0
 
     def run(self) -> dict:
-        tables = [pq.read_table(f) for f in self.edges if Path(f).exists()]
-        table = pa.concat_tables(tables) if tables else EDGE_SCHEMA.empty_table()
-        a, b = table.column("a").to_numpy(), table.column("b").to_numpy()
-        del tables, table
-        nodes, inverse = np.unique(np.r_[a, b], return_inverse=True)
+        a, b = read_edges(self.edges)
+        nodes, inverse = distinct_inverse(np.r_[a, b])
         ea, eb = inverse[: len(a)], inverse[len(a):]
         m = len(nodes)
         is_new = nodes >= self.n_index
@@ -469,7 +581,7 @@ class ClusterTask:
             },
             schema=DECISION_SCHEMA,
         )
-        touched = np.unique(survivor[decided])
+        touched = distinct(survivor[decided])
         sizes = np.bincount(size[touched]) if len(touched) else np.zeros(0, np.int64)
         summary = {
             "clusters": int(len(touched)),
@@ -479,6 +591,20 @@ class ClusterTask:
             "partitions": self.partitions,
         }
         return decisions, summary, decided
+
+
+def read_edges(files) -> tuple[np.ndarray, np.ndarray]:
+    """The verified pairs of all verify partitions (each pair lives in exactly one), file by file
+    into two int64 columns: 16 bytes a pair."""
+    a, b = [], []
+    for f in files:
+        if Path(f).exists():
+            t = pq.read_table(f, columns=["a", "b"])
+            a.append(t.column("a").to_numpy())
+            b.append(t.column("b").to_numpy())
+    if not a:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(a), np.concatenate(b)
 
 
 def cluster(m: int, ea: np.ndarray, eb: np.ndarray, priority: np.ndarray, is_new: np.ndarray, nodes: np.ndarray,
@@ -506,7 +632,7 @@ def cluster(m: int, ea: np.ndarray, eb: np.ndarray, priority: np.ndarray, is_new
         x, y = ea[alive], eb[alive]
         graph = coo_matrix((np.ones(len(x), np.int8), (x, y)), shape=(m, m))
         _, component = connected_components(graph, directed=False)
-        involved = np.unique(np.r_[x, y])
+        involved = distinct(np.r_[x, y])
         comp = component[involved]
         best = np.full(component.max() + 1, np.iinfo(np.int64).max)
         np.minimum.at(best, comp, priority[involved])
@@ -549,7 +675,7 @@ def cluster(m: int, ea: np.ndarray, eb: np.ndarray, priority: np.ndarray, is_new
         similarity[members[joined]] = sim[joined]
         method[members[joined]] = how[joined]
         assigned[members[joined]] = True
-        assigned[np.unique(head)] = True
+        assigned[head] = True
     return survivor, similarity, method
 
 
