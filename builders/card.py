@@ -88,6 +88,8 @@ def portable_config(config: BuildConfig) -> str:
 
     data = walk(data)
     data["publish"]["output"] = output.name
+    # Where the intermediate files went says nothing about the dataset (and names a machine's disk).
+    data.pop("workdir", None)
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
 
 

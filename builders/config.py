@@ -279,6 +279,12 @@ class PublishConfig(Section):
         return self
 
 
+def _local_folder(value: Optional[str]) -> Optional[str]:
+    if value is not None and io.is_url(value):
+        raise ValueError("must be a folder on this machine (or a mounted shared folder), not a URL")
+    return value
+
+
 def _known_backend(value: str) -> str:
     from builders.executors import BACKENDS
 
@@ -352,6 +358,12 @@ class BuildConfig(Section):
     )
     publish: PublishConfig
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    workdir: Annotated[Optional[str], AfterValidator(_local_folder)] = Field(
+        None,
+        description="folder for the build's intermediate files (each pass's shards, the reduces' models, "
+        "completion markers), e.g. a scratch disk; default: inside the build folder beside publish.output. "
+        "The release itself is always assembled beside publish.output, so it can replace the old one atomically",
+    )
 
 
 #: Keys whose values are paths: relative ones resolve against the config file's folder
@@ -495,6 +507,8 @@ def _resolve_paths(raw: dict, base: Path, only: tuple[str, ...] | None) -> None:
             node[key] = _absolute(value, base) if key in ("output", "index") else [_absolute(value, base)]
         elif isinstance(value, list):
             node[key] = [_absolute(v, base) if isinstance(v, str) else v for v in value]
+    if (only is None or tuple(only[:1]) == ("workdir",)) and isinstance(raw.get("workdir"), str):
+        raw["workdir"] = _absolute(raw["workdir"], base)
 
 
 def _absolute(value: str, base: Path) -> str:

@@ -352,7 +352,7 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
         files = expand_inputs(config)
         if not files:
             raise BuildError("input.paths matched no files")
-        staging = _work_folder(output, resume, say)
+        staging = _work_folder(output, resume, say, Path(config.workdir) if config.workdir else None)
         tell = progress or (lambda phase, done, total: None)
         ledger = Ledger()
         reused: list[str] = []
@@ -431,7 +431,10 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
             release.write_manifest(staging, config.name)
             _swap_into_place(staging, output, overwrite)
             if not keep_work:  # removed once published, so a kill before that can still resume
-                shutil.rmtree(output / WORK, ignore_errors=True)
+                if (output / WORK).is_symlink():
+                    _remove_linked_work(output)
+                else:
+                    shutil.rmtree(output / WORK, ignore_errors=True)
             for step in steps:  # lasting side effects of corpus steps (the dedup index), once published
                 if step.closes:
                     step.closes.commit()
@@ -452,9 +455,14 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
     return BuildResult(output, stats, [output / "data" / p.name for p in published.files], examples, reused)
 
 
-def _work_folder(output: Path, resume: bool, say: Callable[[str], None]) -> Path:
+def _work_folder(output: Path, resume: bool, say: Callable[[str], None], elsewhere: Optional[Path] = None) -> Path:
     """The build's staging and work folder beside OUT: with `resume`, the newest unfinished build's
-    (when there is one); every other leftover of a dead build of OUT is removed with a notice."""
+    (when there is one); every other leftover of a dead build of OUT is removed with a notice.
+
+    With `workdir` (`elsewhere`), the work folder is made there and the staging folder's `_work`
+    links to it: the release is still assembled beside OUT (an atomic swap needs one filesystem),
+    the intermediate files go where the user has room, and a later build of OUT finds them through
+    the link to resume or remove."""
     found = workdir.leftovers(output)
     chosen = None
     if resume:
@@ -471,13 +479,29 @@ def _work_folder(output: Path, resume: bool, say: Callable[[str], None]) -> Path
                 + ("; --resume would have continued it" if could else ""))
     if chosen is not None:
         return chosen
-    staging = output.parent / f".{output.name}.building-{uuid.uuid4().hex[:8]}"
+    tag = uuid.uuid4().hex[:8]
+    staging = output.parent / f".{output.name}.building-{tag}"
     try:
-        (staging / WORK).mkdir(parents=True)
+        if elsewhere is None:
+            (staging / WORK).mkdir(parents=True)
+        else:
+            work = elsewhere / f"{output.name}.work-{tag}"
+            work.mkdir(parents=True)
+            staging.mkdir(parents=True)
+            (staging / WORK).symlink_to(work.resolve(), target_is_directory=True)
     except OSError as exc:
         raise workdir.ResourceError(workdir.os_error(exc, staging)) from None
     workdir.atomic_write(staging / WORK / workdir.STATE, json.dumps({"output": str(output), "created": time.time()}) + "\n")
     return staging
+
+
+def _remove_linked_work(folder: Path) -> None:
+    """A published release's `_work` link (`workdir`) and the work folder it points to."""
+    link = folder / WORK
+    target = Path(os.path.realpath(link))
+    if target.is_dir() and (target / workdir.STATE).is_file():
+        shutil.rmtree(target, ignore_errors=True)
+    link.unlink()
 
 
 def _keep_or_remove(staging: Path, keep_work: bool, exc: BaseException) -> Optional[Path]:
@@ -489,7 +513,7 @@ def _keep_or_remove(staging: Path, keep_work: bool, exc: BaseException) -> Optio
     user_error = isinstance(exc, BuildError) and not isinstance(exc, workdir.ResourceError)
     if keep_work or (workdir.has_progress(staging) and not user_error):
         return staging
-    shutil.rmtree(staging, ignore_errors=True)
+    workdir.remove(staging)
     return None
 
 

@@ -171,6 +171,18 @@ def _exchange(a: Path, b: Path) -> bool:
     return done
 
 
+def remove_tree(folder: Path) -> None:
+    """Remove a build or release folder, and the work folder its `_work` links to when the build
+    kept its work elsewhere (`workdir`): only a folder that holds a build's state file, so a link
+    to anything else is never followed into."""
+    link = Path(folder) / WORK
+    if link.is_symlink():
+        target = Path(os.path.realpath(link))
+        if target.is_dir() and (target / "build.json").is_file():
+            shutil.rmtree(target, ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def swap_into_place(staging: Path, output: Path, overwrite: bool = False) -> None:
     """Make the finished `staging` folder the release at `output`: flushed to disk, then one
     atomic exchange of the two folders where the OS has it (else two renames), the old one removed.
@@ -179,7 +191,7 @@ def swap_into_place(staging: Path, output: Path, overwrite: bool = False) -> Non
     fsync_tree(staging)
     if output.is_dir() and not output.is_symlink() and _exchange(staging, output):
         _fsync_dir(output.parent)
-        shutil.rmtree(staging, ignore_errors=True)  # now the previous release
+        remove_tree(staging)  # now the previous release
         return
     old = None
     if output.exists() or output.is_symlink():
@@ -189,7 +201,7 @@ def swap_into_place(staging: Path, output: Path, overwrite: bool = False) -> Non
     _fsync_dir(output.parent)
     if old is not None:
         if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old, ignore_errors=True)
+            remove_tree(old)
         else:
             old.unlink()
 

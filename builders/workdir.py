@@ -213,6 +213,9 @@ def has_progress(folder: Path) -> bool:
 
 def folder_size(folder: Path) -> int:
     total = 0
+    link = Path(folder) / WORK
+    if link.is_symlink():  # the work folder kept elsewhere (`workdir`)
+        total += folder_size(Path(os.path.realpath(link)))
     for root, _, files in os.walk(folder):
         for name in files:
             try:
@@ -431,7 +434,9 @@ class KillingExecutor:
 
 def remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
+        from builders.release import remove_tree
+
+        remove_tree(path)
     else:
         try:
             path.unlink()

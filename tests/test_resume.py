@@ -398,3 +398,44 @@ def test_an_input_changed_during_the_build_fails_in_one_line_and_resumes(corpus_
     result = _in_process(tmp_path, tmp_path / "out", resume=True)
     assert result.reused == [f"{P0}: 4 of {SHARDS} shards"]  # shards 2 and 3 did not read it, and finished
     assert_same_release(reference, tmp_path / "out")
+
+
+def test_a_workdir_elsewhere_holds_the_work_resumes_and_is_cleaned_up(corpus_dir, reference, tmp_path):
+    """`workdir`: the intermediate files go to another folder (a scratch disk), the release is
+    still assembled beside OUT; a killed build resumes from there to the same release, and nothing
+    is left in either folder afterwards; a dead build's work there is removed with its leftovers."""
+    config = local_config(corpus_dir, tmp_path)
+    scratch = tmp_path / "scratch"
+    out = tmp_path / "out"
+    killed = corpus("build", config, "--output", out, "--quiet", "--set", f"workdir={scratch}",
+                    env={workdir.KILL_ENV: "reduce1"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    [staging] = leftovers(tmp_path)
+    [work] = list(scratch.iterdir())
+    assert work.name.startswith("out.work-") and (staging / "_work").resolve() == work.resolve()
+    assert list((work / "pass1").glob("part-*.parquet")) and not list(staging.glob("pass*"))
+    resumed = corpus("build", config, "--output", out, "--resume", "--set", f"workdir={scratch}")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{P1}: {ALL}" in reused(resumed)
+    assert_same_release(reference, out)
+    assert leftovers(tmp_path) == [] and list(scratch.iterdir()) == [] and not (out / "_work").exists()
+    # A dead build's work in the workdir goes with its staging folder, and its size is counted.
+    killed = corpus("build", config, "--output", out, "--quiet", "--overwrite", "--set", f"workdir={scratch}",
+                    env={workdir.KILL_ENV: "reduce1"})
+    assert killed.returncode == -signal.SIGKILL
+    [staging] = leftovers(tmp_path)
+    size = workdir.folder_size(staging)
+    assert size > 100_000
+    built = corpus("build", config, "--output", out, "--quiet", "--overwrite")
+    assert built.returncode == 0, built.stderr
+    assert f"removed {staging} ({workdir.human(size)})" in built.stderr
+    assert list(scratch.iterdir()) == [] and leftovers(tmp_path) == []
+
+
+def test_workdir_must_be_a_local_folder(tmp_path):
+    from builders.config import validate
+    from builders.errors import ConfigError
+
+    raw = {"name": "x", "input": {"paths": ["a.jsonl"]}, "publish": {"output": "out"}, "workdir": "s3://bucket/work"}
+    with pytest.raises((ConfigError, ValueError), match="workdir"):
+        validate(raw)
