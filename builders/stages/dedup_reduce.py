@@ -71,6 +71,9 @@ CLUSTERS_SCHEMA = pa.schema(
 )
 #: Rows of the key index a partition aims at when `dedup.partitions` is auto (~40 MB of keys).
 PARTITION_ROWS = 2_000_000
+#: Write options of the reduce's scratch files (keys, candidate pairs): hashes neither repeat nor
+#: compress, so dictionary encoding and compression would only cost time.
+SCRATCH_PARQUET = {"use_dictionary": False, "compression": "none"}
 #: Pairs a producer judges at once: what one block's gathered signatures and anchors hold (~64 MB).
 VERIFY_BLOCK = 65_536
 _PARTITION_MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -318,7 +321,7 @@ class ScatterTask:
                     if p not in writers:
                         path = Path(self.bands) / f"p{p:05d}" / f"s{self.shard:05d}.parquet"
                         path.parent.mkdir(parents=True, exist_ok=True)
-                        writers[p] = pq.ParquetWriter(path, BAND_SCHEMA)
+                        writers[p] = pq.ParquetWriter(path, BAND_SCHEMA, **SCRATCH_PARQUET)
                     writers[p].write_table(table)
                 row += k
         finally:
@@ -375,7 +378,7 @@ class PairTask:
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             path = Path(self.out) / f"q{int(part[lo]):05d}" / f"p{self.partition:05d}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(pa.table([pa.array(code[lo:hi], pa.int64())], schema=CANDIDATE_SCHEMA), path)
+            pq.write_table(pa.table([pa.array(code[lo:hi], pa.int64())], schema=CANDIDATE_SCHEMA), path, **SCRATCH_PARQUET)
         return len(code)
 
 
