@@ -401,10 +401,16 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
                         if _reduce_reusable(step.closes) and (workdir.read_marker(marker) or {}).get("key") == reduce_keys[step.index]:
                             reused.append(f"{step.closes.label} (the reduce after pass {step.index})")
                         else:
-                            before = _start_reduce(staging, marker, these[0].model(step.index))
+                            within = step.closes.resumes_within and _reduce_reusable(step.closes)
+                            before = _start_reduce(staging, marker, these[0].model(step.index), reduce_keys[step.index],
+                                                   within)
                             summaries = [(t.index, t.summaries(step.index)) for t in these if t.summaries(step.index).exists()]
                             step.closes.reduce(summaries, these[0].model(step.index), [t.index for t in these], staging,
                                                _reduce_executor(executor, step.index))
+                            done = getattr(step.closes, "phases_reused", ())
+                            if within and done:
+                                reused.append(f"{step.closes.label} (the reduce after pass {step.index}): its finished "
+                                              f"steps {', '.join(done)}")
                             _finish_reduce(staging, marker, reduce_keys[step.index], before, these[0].model(step.index))
                         ledger.stage(step.closes.stage).seconds += time.perf_counter() - t0
                         wall[step.closes.label] = time.perf_counter() - t0
@@ -646,14 +652,22 @@ def _finished_shard(task: ShardTask) -> Optional[ShardReport]:
         return None
 
 
-def _start_reduce(staging: Path, marker: Path, model: Path) -> set[str]:
-    """Before a reduce runs: its marker, its model and the outputs an earlier run recorded go."""
+def _start_reduce(staging: Path, marker: Path, model: Path, key: str = "", within: bool = False) -> set[str]:
+    """Before a reduce runs: its marker, its model and the outputs an earlier run recorded go.
+
+    With `within` (a reduce that marks its own finished steps), a model an unfinished run of the
+    same key left is kept, for the reduce to continue; `started.json` in the model names the key
+    it was started with."""
     old = workdir.read_marker(marker) or {}
     workdir.remove(marker)
     for name in old.get("outputs", ()):
         if name not in (WORK, *workdir.PART_FOLDERS):
             workdir.remove(staging / name)
-    workdir.remove(model)
+    started = model / "started.json"
+    if not (within and (workdir.read_marker(started) or {}).get("key") == key):
+        workdir.remove(model)
+        model.mkdir(parents=True, exist_ok=True)
+        workdir.write_marker(started, {"key": key})
     return {p.name for p in staging.iterdir()}
 
 

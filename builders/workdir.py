@@ -417,16 +417,19 @@ def test_kill(point: str) -> None:
 
 
 class KillingExecutor:
-    """Test-only: an executor that kills the build after its first map (the middle of a reduce)."""
+    """Test-only: an executor that kills the build when a reduce starts its second map (the middle
+    of the reduce, its first step finished; a reduce of one map is killed before its marker)."""
 
     def __init__(self, inner, point: str) -> None:
         self.inner, self.point = inner, point
         self.workers = getattr(inner, "workers", 1)
+        self.maps = 0
 
     def map(self, fn, items, on_result=None):
-        result = self.inner.map(fn, items, on_result)
-        test_kill(self.point)
-        return result
+        self.maps += 1
+        if self.maps == 2:
+            test_kill(self.point)
+        return self.inner.map(fn, items, on_result)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)

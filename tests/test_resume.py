@@ -135,7 +135,8 @@ CHROME, CLUSTERS = "chrome lines (the reduce after pass 0)", "dedup clusters (th
     ("pass0:2", 1, [PLAN, f"{P0}: 2 of {SHARDS} shards"]),          # during ingest and cleaning
     ("reduce0", 1, [PLAN, f"{P0}: {ALL}"]),                          # the repeated-line statistics' reduce
     ("pass1:3", 2, None),                                             # cleaning and dedup's map, two workers
-    ("reduce1", 1, [PLAN, f"{P0}: {ALL}", CHROME, f"{P1}: {ALL}"]),   # the dedup reduce, between its tasks
+    # the dedup reduce, killed after its first step: resumed from the next
+    ("reduce1", 1, [PLAN, f"{P0}: {ALL}", CHROME, f"{P1}: {ALL}", f"{CLUSTERS[:-1]}): its finished steps scatter"]),
     ("pass2:1", 1, [PLAN, f"{P0}: {ALL}", CHROME, f"{P1}: {ALL}", CLUSTERS, f"{P2}: 1 of {SHARDS} shards"]),
     ("publish", 1, [PLAN, f"{P0}: {ALL}", CHROME, f"{P1}: {ALL}", CLUSTERS, f"{P2}: {ALL}"]),
 ])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field, fields
@@ -12,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from builders import release
 from builders.schema import LINES_SCHEMA, ORD, QUARANTINE_SCHEMA, REJECTED_SCHEMA
 
 
@@ -222,6 +225,9 @@ class CorpusStep(Stage):
 
     #: Short label of the reduce phase in progress displays.
     label: ClassVar[str] = "reduce"
+    #: The reduce marks its own finished steps in `model` (see `Phases`), so a run killed midway
+    #: continues from the last finished one when the build resumes with the same key.
+    resumes_within: ClassVar[bool] = False
 
     def map(self, table: pa.Table) -> Optional[pa.Table]:
         raise NotImplementedError
@@ -242,3 +248,36 @@ class CorpusStep(Stage):
 
     def load(self, model: Path, shard: int) -> None:
         raise NotImplementedError
+
+
+class Phases:
+    """The finished steps of one reduce, marked in its model folder: `run(name, fn)` calls `fn`
+    unless a run of this reduce with the same key (the model is kept only then) finished it, and
+    marks it finished once its files are on disk. `reused` lists the steps skipped."""
+
+    def __init__(self, model: Path, enabled: bool = True, plan: str = "") -> None:
+        self.folder = Path(model) / "phases"
+        self.enabled = enabled
+        #: What the steps' files are laid out by besides the key (the partition count, which
+        #: follows the workers): a step finished under another plan is done again.
+        self.plan = plan
+        self.reused: list[str] = []
+        self._redo = False
+
+    def run(self, name: str, fn, outputs: Sequence[Path] = ()) -> None:
+        done = self.folder / f"{name}.done"
+        if self.enabled and not self._redo and done.is_file() and done.read_text() == self.plan + "\n":
+            self.reused.append(name)
+            return
+        self._redo = True  # every later step reads this one's files: none of them can be reused
+        for path in outputs:
+            shutil.rmtree(path, ignore_errors=True)  # a killed run's partial files
+        fn()
+        if self.enabled:
+            for path in outputs:
+                if Path(path).is_dir():
+                    release.fsync_tree(Path(path))
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = done.with_name(done.name + ".tmp")
+            tmp.write_text(self.plan + "\n")
+            os.replace(tmp, done)

@@ -30,7 +30,7 @@ from builders.schema import ORD
 from builders.stages import dedup_edges as edges
 from builders.stages import dedup_index
 from builders.stages import dedup_reduce as tasks
-from builders.stages.base import CorpusStep, Ledger
+from builders.stages.base import CorpusStep, Ledger, Phases
 from builders.stages.clean import count_words
 from builders.text import anchors, minhash
 
@@ -308,6 +308,7 @@ class Dedup(CorpusStep):
 
     stage = STAGE
     label = "dedup clusters"
+    resumes_within = True
 
     def __init__(self, config: DedupConfig, min_words: int = 0) -> None:
         self.config = config
@@ -316,6 +317,8 @@ class Dedup(CorpusStep):
         self.features = DedupFeatures(config)
         self.decisions: pa.Table | None = None
         self._pending: tuple | None = None
+        #: Steps of the reduce an unfinished run had finished, reused by this one (resume).
+        self.phases_reused: tuple[str, ...] = ()
         if config.index:  # refuse a different hash configuration before any work is done
             dedup_index.Index.open(config.index, config)
 
@@ -346,7 +349,10 @@ class Dedup(CorpusStep):
         scatter = [tasks.ScatterTask(str(path), g.path, str(bands), shard, int(store.starts[len(groups) - len(build_groups) + i]),
                                      partitions, store.num_perm, store.lead_perms, store.anchor_words)
                    for i, ((shard, path), g) in enumerate(zip(summaries, build_groups))]
-        executor.map(tasks.run_task, scatter)
+        # A killed build's resume continues after the last finished of these steps (the index's
+        # reduce always runs whole: see pipeline._reduce_reusable).
+        phases = Phases(model, enabled=not config.index, plan=f"{partitions} partitions, {total} documents")
+        phases.run("scatter", lambda: executor.map(tasks.run_task, scatter), [model / "groups", bands])
         # 2. Per partition of the keys: candidate pairs, scattered by pair; per partition of the
         #    pairs: each distinct candidate verified once, by the first producer whose rule it passes.
         names = tuple(name for name, _ in self.features.layout)
@@ -355,11 +361,12 @@ class Dedup(CorpusStep):
                                 tuple(index.band_files(p)) if index else (), n_index, total, partitions,
                                 str(candidates))
                  for p in range(partitions)]
-        executor.map(tasks.run_task, pairs)
+        phases.run("pairs", lambda: executor.map(tasks.run_task, pairs), [candidates])
         verify = [tasks.VerifyTask(tuple(str(f) for f in sorted((candidates / f"q{q:05d}").glob("p*.parquet"))),
                                    store, config, names, str(model / "edges" / f"q{q:05d}.parquet"))
                   for q in range(partitions)]
-        executor.map(tasks.run_task, verify)
+        phases.run("verify", lambda: executor.map(tasks.run_task, verify), [model / "edges"])
+        self.phases_reused = tuple(phases.reused)
         # 3. Clusters with survivors, decisions per shard, the summary.
         dedup_out = Path(output) / "dedup"
         clusters = tasks.ClusterTask(tuple(t.out for t in verify), store, config, names, n_index, str(model),
