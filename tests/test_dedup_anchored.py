@@ -31,7 +31,7 @@ def bitmaps(*texts):
 
 
 def count(bits):
-    return np.bitwise_count(bits).sum(axis=1).tolist()
+    return np.bitwise_count(anchors.bitmap(bits)).sum(axis=1).tolist()
 
 
 def test_anchors_are_numbers_and_mid_sentence_capitals():
@@ -185,3 +185,36 @@ def test_containment_alone_does_not_merge_stories_that_name_other_people_and_pla
     assert all(r["kept"] for r in cluster(rows).values())
     merged = cluster(rows, anchored=False)  # no anchors kept: the containment rule alone decides
     assert merged["b"]["duplicate_of"] == "a" and merged["b"]["method"] == "minhash"
+
+
+# A background paragraph and a story around it (written for this test): a text made of a lead of
+# its own and that paragraph lies two thirds inside the story and names only what it names.
+RESERVOIR = ("The Redmoor reservoir, built in 1962 by the Dunmore Water Board, holds 14 billion litres and supplies "
+             "220,000 homes across the valley; engineer Tomas Varga warned in 2019 that its clay dam would need 40 "
+             "million pounds of repairs within a decade.")
+BILLS = ("Water bills in the valley will rise by 9 percent from April, the regulator said on Tuesday. Households "
+         "will pay about 31 pounds more a year, and the money will fund new pipes.\n\n" + RESERVOIR)
+ANGLERS = "Anglers who fish the lake every summer say the water has turned green and the fish have gone.\n\n" + RESERVOIR
+
+
+def test_a_copy_opens_with_its_originals_first_words():
+    dropped = BILLS.split(". ", 1)[1]  # the first sentence dropped
+    reworded = "It emerged on Friday that w" + BILLS[1:]  # a local site's lead
+    bits = bitmaps(BILLS, dropped, reworded, ANGLERS, "")
+    inside = anchors.opens_inside(bits[[1, 2, 3]], bits[[0, 0, 0]]).tolist()
+    assert inside[0] >= 4 and inside[1] >= 4  # about a quarter of 32 values
+    assert inside[2] == 0  # its first words are nowhere in the story's opening
+    assert bits.shape == (5, anchors.WORDS) and anchors.WORDS == anchors.BITMAP_WORDS + 2 * anchors.SKETCH_WORDS
+
+
+def test_a_text_sharing_a_paragraph_but_not_the_opening_is_not_a_copy(monkeypatch):
+    from builders.stages import dedup_edges
+
+    rows = [("bills", BILLS, 1), ("anglers", ANGLERS, 2)]
+    found = cluster(rows)
+    assert found["anglers"]["kept"] and found["anglers"]["size"] == 1
+    # Without the opening check the anchored rule takes it for a copy: two thirds of its shingles
+    # are in the story, the rest is fewer than ten word edits, and it names nothing the story lacks.
+    monkeypatch.setattr(dedup_edges, "OPENING_MATCHES", 0)
+    merged = cluster(rows)
+    assert merged["anglers"]["duplicate_of"] == "bills" and merged["anglers"]["method"] == "anchored"

@@ -50,7 +50,7 @@ class MapContext:
     shingles: np.ndarray | None = None  # shingle count per document
     signature: np.ndarray | None = None  # (n, num_perm) uint32
     lead_signature: np.ndarray | None = None  # (n, num_perm) uint32 of the opening shingles
-    anchors: np.ndarray | None = None  # (n, anchors.WORDS) uint64 bitmaps of names and numbers
+    anchors: np.ndarray | None = None  # (n, anchors.WORDS) uint64: bitmaps of names and numbers, opening sketches
     shingle_hashes: np.ndarray | None = None  # uint32 hash of every shingle, documents in order
     shingle_doc: np.ndarray | None = None  # the document of each shingle
     empty: np.ndarray | None = None  # documents with no word at all (bool)
@@ -243,6 +243,18 @@ def same_anchors(store, x: np.ndarray, y: np.ndarray, allowed: float | None = No
     return ok
 
 
+def opens_inside(store, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pairs whose smaller text (by characters) opens with words of the larger's first paragraphs
+    (anchors.opens_inside: OPENING_MATCHES sketch values at least); all true when the build keeps
+    no anchors."""
+    if not store.anchor_words:
+        return np.ones(len(x), bool)
+    rec_x, rec_y = store.anchors(x), store.anchors(y)
+    x_smaller = (store.info(x, "length") <= store.info(y, "length"))[:, None]
+    small, large = np.where(x_smaller, rec_x, rec_y), np.where(x_smaller, rec_y, rec_x)
+    return anchors.opens_inside(small, large) >= OPENING_MATCHES
+
+
 def _no_empty(keys: np.ndarray, ctx: MapContext) -> np.ndarray:
     keys[keys == 0] = 1
     keys[ctx.shingles == 0] = 0  # documents with no words have no signature: never let them meet
@@ -317,6 +329,12 @@ WEAK_ANCHOR_CONFLICTS = 0.4
 #: 400-word story; two long articles sharing half their text (a story and its update, a story
 #: and a follow-up quoting its background paragraphs) are different articles.
 ANCHORED_EDITS = 10
+#: Values of the smaller text's opening sketch that the anchored rule needs in the larger's region
+#: sketch (anchors.opens_inside): its first words are among the larger's first paragraphs. A text
+#: made of a lead of its own and a paragraph another story has too (a background paragraph, a
+#: story's quote repeated in a follow-up) shares many of the other's shingles and names, but not
+#: its opening. On the 100k hard benchmark: precision 0.9943 -> 0.997, recall 0.966 -> 0.971.
+OPENING_MATCHES = 1
 
 
 @edge_producer
@@ -329,7 +347,10 @@ class Anchored(VerifyOnly):
       the signatures, as the containment rule does), and those missing are at most ANCHORED_EDITS
       word edits' worth;
     - they share at least ANCHORS_SHARED anchors (builders/text/anchors.py), and the smaller (by
-      characters) names at most one anchor the larger lacks per four they share, two at most.
+      characters) names at most one anchor the larger lacks per four they share, two at most;
+    - the smaller opens with words of the larger's first paragraphs (`opens_inside`): a copy is
+      cut at its end, its lead reworded or its first sentence dropped, but it does not open with
+      a lead the original lacks.
     Candidates come from the MinHash producer's bands."""
 
     name = "anchored"
@@ -355,6 +376,7 @@ class Anchored(VerifyOnly):
             ok = contained >= config.minhash.anchored * factor
             ok &= (1 - contained) * smaller <= ANCHORED_EDITS * config.minhash.ngram
             ok &= same_anchors(store, x, y, allowed, ANCHORS_SHARED)
+            ok &= opens_inside(store, x, y)
             ok &= (size_x > 0) & (size_y > 0)
             out[lo : lo + _EDGE_BLOCK] = np.where(ok, whole, np.nan)
         return out

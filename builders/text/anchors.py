@@ -17,6 +17,13 @@ missed). Tokens are stripped of
 surrounding punctuation and a possessive "'s" and lower-cased, then hashed into BITS bits. A bitmap
 loses a few anchors to collisions (a conflict can be missed, never invented) and makes a pair's
 check a few vectorised bit operations.
+
+Beside the bitmap, each document's record holds two small MinHash sketches that say where a
+text opens: one of the shingles of its first OPENING_WORDS words, one of the shingles of its
+first REGION_WORDS words (`opens_inside`). A copy cut at the end, its lead reworded or its first
+sentence dropped still opens with words of its original's first paragraphs; a text that shares
+one paragraph with another story (a background paragraph, a repeated quote) and opens with a
+lead of its own does not, however many of its shingles and names the other holds.
 """
 
 from __future__ import annotations
@@ -25,15 +32,26 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-#: Bits of a document's anchor bitmap (WORDS uint64 words).
+#: Bits of a document's anchor bitmap (BITMAP_WORDS uint64 words).
 BITS = 512
-WORDS = BITS // 64
+BITMAP_WORDS = BITS // 64
+#: The opening sketch covers the shingles within a text's first OPENING_WORDS words, the region
+#: sketch those within its first REGION_WORDS words (about its first two or three paragraphs).
+OPENING_WORDS = 20
+REGION_WORDS = 60
+#: Word n-grams of the sketches, and their MinHash permutations (16-bit values each).
+OPENING_NGRAM = 5
+OPENING_PERMS = 32
+OPENING_SEED = 7
+SKETCH_WORDS = OPENING_PERMS // 4
+#: uint64 words of a document's record: the bitmap, then the opening and the region sketches.
+WORDS = BITMAP_WORDS + 2 * SKETCH_WORDS
 #: Words a line needs for its tokens to be anchors.
 LINE_WORDS = 4
 #: Capitalised words in a row from which none is an anchor.
 RUN_MAX = 4
 #: Part of the index's hash configuration: a change here makes old bitmaps incomparable.
-VERSION = 4  # 2: runs of RUN_MAX capitalised words; 3: Unicode spaces; 4: line starts, short lines
+VERSION = 5  # 2: runs of RUN_MAX capitalised words; 3: Unicode spaces; 4: line starts, short lines; 5: opening sketches
 
 _STARTS_UPPER = r"^[\"“‘'(\[]*\p{Lu}"
 _BEFORE_NAME = r"[\p{Ll}\d,;%)]$"
@@ -42,9 +60,8 @@ _POSSESSIVE = r"['’]s$"
 
 
 def anchor_bitmaps(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """(len(text), WORDS) uint64: each document's anchors hashed into BITS bits (nulls: none)."""
-    from builders.stages.dedup import hash_strings  # the dedup stage's stable string hash
-
+    """(len(text), WORDS) uint64 records: each document's anchors hashed into BITS bits (nulls:
+    none), then its opening and region sketches (`opening_sketches`)."""
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     n = len(text)
@@ -52,6 +69,16 @@ def anchor_bitmaps(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if not n:
         return out
     text = pc.fill_null(text.cast(pa.string()), "")
+    out[:, BITMAP_WORDS:] = opening_sketches(text)
+    out[:, :BITMAP_WORDS] = _bitmaps(text)
+    return out
+
+
+def _bitmaps(text: pa.Array) -> np.ndarray:
+    from builders.stages.dedup import hash_strings  # the dedup stage's stable string hash
+
+    n = len(text)
+    out = np.zeros((n, BITMAP_WORDS), np.uint64)
     lines = pc.split_pattern(text, "\n")
     line_offsets = lines.offsets.to_numpy().astype(np.int64)
     line_offsets -= line_offsets[0]
@@ -109,11 +136,48 @@ def anchor_bitmaps(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return out
 
 
+def opening_sketches(text: pa.Array) -> np.ndarray:
+    """(len(text), 2 * SKETCH_WORDS) uint64: per document, OPENING_PERMS 16-bit MinHash values of
+    the word OPENING_NGRAM-grams within its first OPENING_WORDS words, then as many of those within
+    its first REGION_WORDS words (the same permutations), four values to a word. Words are the
+    dedup stage's (`match_words`); a text with no words has all-ones sketches."""
+    from builders.stages.dedup import hash_strings, match_words
+    from builders.text import minhash
+
+    n = len(text)
+    words = match_words(text)
+    encoded = pc.dictionary_encode(words.tokens)
+    word_hashes = hash_strings(pc.utf8_rtrim(encoded.dictionary, " "))[encoded.indices.to_numpy()] \
+        if len(words.tokens) else np.zeros(0, np.uint64)
+    shingles, doc = minhash.shingle_hashes(word_hashes, words.offsets, OPENING_NGRAM)
+    position = np.arange(len(doc)) - np.searchsorted(doc, doc)
+    region = position <= REGION_WORDS - OPENING_NGRAM
+    sig, opening = minhash.signatures_and_leads(shingles[region], doc[region], n, OPENING_PERMS, OPENING_SEED,
+                                                lead=OPENING_WORDS - OPENING_NGRAM + 1)
+    values = np.concatenate([opening, sig], axis=1) >> np.uint32(16)
+    return np.ascontiguousarray(values.astype(np.uint16)).view(np.uint64)
+
+
+def bitmap(records: np.ndarray) -> np.ndarray:
+    """The anchor bitmaps of records (or bitmaps alone)."""
+    return records[:, :BITMAP_WORDS]
+
+
 def conflicts(small: np.ndarray, large: np.ndarray) -> np.ndarray:
     """Anchors (bits) of each `small` bitmap that its `large` bitmap lacks, per row."""
-    return np.bitwise_count(small & ~large).sum(axis=1, dtype=np.int64)
+    return np.bitwise_count(bitmap(small) & ~bitmap(large)).sum(axis=1, dtype=np.int64)
 
 
 def shared(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Anchors (bits) two bitmaps have in common, per row."""
-    return np.bitwise_count(a & b).sum(axis=1, dtype=np.int64)
+    return np.bitwise_count(bitmap(a) & bitmap(b)).sum(axis=1, dtype=np.int64)
+
+
+def opens_inside(small: np.ndarray, large: np.ndarray) -> np.ndarray:
+    """Per row: of OPENING_PERMS permutations, how many give the `small` record's opening and the
+    `large` record's region the same minimum. With the opening's shingles inside the region's
+    (a copy that opens with its original's words) about a quarter do; sharing none, one in two
+    thousand rows has one by a 16-bit collision."""
+    a = np.ascontiguousarray(small[:, BITMAP_WORDS : BITMAP_WORDS + SKETCH_WORDS]).view(np.uint16)
+    b = np.ascontiguousarray(large[:, BITMAP_WORDS + SKETCH_WORDS :]).view(np.uint16)
+    return (a == b).sum(axis=1, dtype=np.int64)
