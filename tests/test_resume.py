@@ -440,3 +440,33 @@ def test_workdir_must_be_a_local_folder(tmp_path):
     raw = {"name": "x", "input": {"paths": ["a.jsonl"]}, "publish": {"output": "out"}, "workdir": "s3://bucket/work"}
     with pytest.raises((ConfigError, ValueError), match="workdir"):
         validate(raw)
+
+
+def test_a_reduce_step_whose_files_changed_since_it_was_marked_is_done_again(tmp_path):
+    from builders.stages.base import Phases
+
+    model = tmp_path / "model"
+    runs = []
+
+    def step(name):
+        def fn():
+            runs.append(name)
+            (model / name).mkdir(parents=True, exist_ok=True)
+            (model / name / "part.bin").write_bytes(b"x" * 100)
+        return fn
+
+    first = Phases(model, plan="4 partitions")
+    first.run("a", step("a"), [model / "a"])
+    first.run("b", step("b"), [model / "b"])
+    again = Phases(model, plan="4 partitions")
+    again.run("a", step("a"), [model / "a"])
+    again.run("b", step("b"), [model / "b"])
+    assert runs == ["a", "b"] and again.reused == ["a", "b"]
+    (model / "a" / "part.bin").write_bytes(b"x" * 10)  # truncated (a power loss before the flush)
+    third = Phases(model, plan="4 partitions")
+    third.run("a", step("a"), [model / "a"])
+    third.run("b", step("b"), [model / "b"])  # reads a's files: done again too
+    assert runs == ["a", "b", "a", "b"] and third.reused == []
+    other = Phases(model, plan="2 partitions")  # laid out for another partition count
+    other.run("a", step("a"), [model / "a"])
+    assert runs[-1] == "a" and other.reused == []
