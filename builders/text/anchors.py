@@ -44,6 +44,9 @@ OPENING_NGRAM = 5
 OPENING_PERMS = 32
 OPENING_SEED = 7
 SKETCH_WORDS = OPENING_PERMS // 4
+#: Characters of a text the sketches read: its first REGION_WORDS words fit in them but in texts
+#: of hardly any words (a run of links), and the map tokenises a fraction of each long text.
+OPENING_CHARS = 1500
 #: uint64 words of a document's record: the bitmap, then the opening and the region sketches.
 WORDS = BITMAP_WORDS + 2 * SKETCH_WORDS
 #: Words a line needs for its tokens to be anchors.
@@ -140,12 +143,13 @@ def opening_sketches(text: pa.Array) -> np.ndarray:
     """(len(text), 2 * SKETCH_WORDS) uint64: per document, OPENING_PERMS 16-bit MinHash values of
     the word OPENING_NGRAM-grams within its first OPENING_WORDS words, then as many of those within
     its first REGION_WORDS words (the same permutations), four values to a word. Words are the
-    dedup stage's (`match_words`); a text with no words has all-ones sketches."""
+    dedup stage's (`match_words`) within the first OPENING_CHARS characters; a text with no words
+    has all-ones sketches."""
     from builders.stages.dedup import hash_strings, match_words
     from builders.text import minhash
 
     n = len(text)
-    words = match_words(text)
+    words = match_words(pc.utf8_slice_codeunits(text, 0, OPENING_CHARS))
     encoded = pc.dictionary_encode(words.tokens)
     word_hashes = hash_strings(pc.utf8_rtrim(encoded.dictionary, " "))[encoded.indices.to_numpy()] \
         if len(words.tokens) else np.zeros(0, np.uint64)
