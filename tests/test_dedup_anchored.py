@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from builders.config import DedupConfig
 from builders.stages.dedup import DedupFeatures, reduce
 from builders.text import anchors
+from conftest import article
 from test_dedup import docs
 
 # A 60-word brief, written for this test, in the mould of a local news item.
@@ -218,3 +220,28 @@ def test_a_text_sharing_a_paragraph_but_not_the_opening_is_not_a_copy(monkeypatc
     monkeypatch.setattr(dedup_edges, "OPENING_MATCHES", 0)
     merged = cluster(rows)
     assert merged["anglers"]["duplicate_of"] == "bills" and merged["anglers"]["method"] == "anchored"
+
+
+def test_opening_sketches_from_the_maps_shingles_equal_those_computed_alone():
+    """The dedup map hands its word 5-gram hashes to the anchors (not tokenised twice): the
+    records must be those computed from the text alone, for short texts, texts of long tokens
+    whose first words run past the characters the lone path reads, empty and null texts."""
+    from builders.stages.dedup import hash_strings, match_words
+    from builders.text import minhash
+
+    long_words = " ".join(f"Word{i}" + "x" * 40 for i in range(80))  # 60 words well past 1,500 characters
+    texts = [article(5), "Three words only", "", None, long_words, "Short text. " * 200,
+             "Ünïcödé Names in Zürich and Malmö said 12,5 % on Tuesday " * 30]
+    array = pa.array(texts, pa.string())
+    words = match_words(array)
+    encoded = pc.dictionary_encode(words.tokens)
+    word_hashes = hash_strings(pc.utf8_rtrim(encoded.dictionary, " "))[encoded.indices.to_numpy()]
+    shingles, doc = minhash.shingle_hashes(word_hashes, words.offsets, anchors.OPENING_NGRAM)
+    alone = anchors.anchor_bitmaps(array)
+    assert np.array_equal(anchors.anchor_bitmaps(array, shingles, doc), alone)
+    # And the map passes them: its anchors column equals the records computed alone.
+    config = DedupConfig()
+    table = docs([(str(i), t or "", 1) for i, t in enumerate(texts)])
+    table = table.set_column(table.schema.get_field_index("text"), "text", array)
+    mapped = DedupFeatures(config)(table).column("anchors").combine_chunks().flatten().to_numpy().reshape(len(texts), -1)
+    assert np.array_equal(mapped, alone)

@@ -285,7 +285,9 @@ class DedupFeatures:
         ctx.opening = edges.opening_keys(ctx) if mh else np.zeros(n, np.uint64)
         columns["opening"] = pa.array(ctx.opening, pa.uint64())
         if self.anchor_words:
-            ctx.anchors = anchors.anchor_bitmaps(table.column("text"))
+            # The opening sketches are MinHash over the same word 5-grams as the signature's.
+            same = mh and mh.ngram == anchors.OPENING_NGRAM and ctx.shingle_hashes is not None
+            ctx.anchors = anchors.anchor_bitmaps(table.column("text"), *((ctx.shingle_hashes, ctx.shingle_doc) if same else ()))
             columns["anchors"] = pa.FixedSizeListArray.from_arrays(pa.array(ctx.anchors.ravel(), pa.uint64()),
                                                                    self.anchor_words)
         keys = [edges.producer(name).keys(ctx, self.config) for name, _ in self.layout]

@@ -62,9 +62,12 @@ _EDGES = r"^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$"
 _POSSESSIVE = r"['’]s$"
 
 
-def anchor_bitmaps(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def anchor_bitmaps(text: pa.Array | pa.ChunkedArray, shingles: np.ndarray | None = None,
+                   doc: np.ndarray | None = None) -> np.ndarray:
     """(len(text), WORDS) uint64 records: each document's anchors hashed into BITS bits (nulls:
-    none), then its opening and region sketches (`opening_sketches`)."""
+    none), then its opening and region sketches (`opening_sketches`; `shingles` and `doc`: the
+    texts' word OPENING_NGRAM-gram hashes as the dedup map computes them, so they are not
+    computed twice)."""
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     n = len(text)
@@ -72,7 +75,7 @@ def anchor_bitmaps(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if not n:
         return out
     text = pc.fill_null(text.cast(pa.string()), "")
-    out[:, BITMAP_WORDS:] = opening_sketches(text)
+    out[:, BITMAP_WORDS:] = opening_sketches(text, shingles, doc)
     out[:, :BITMAP_WORDS] = _bitmaps(text)
     return out
 
@@ -139,21 +142,27 @@ def _bitmaps(text: pa.Array) -> np.ndarray:
     return out
 
 
-def opening_sketches(text: pa.Array) -> np.ndarray:
+def opening_sketches(text: pa.Array, shingles: np.ndarray | None = None, doc: np.ndarray | None = None) -> np.ndarray:
     """(len(text), 2 * SKETCH_WORDS) uint64: per document, OPENING_PERMS 16-bit MinHash values of
     the word OPENING_NGRAM-grams within its first OPENING_WORDS words, then as many of those within
     its first REGION_WORDS words (the same permutations), four values to a word. Words are the
-    dedup stage's (`match_words`) within the first OPENING_CHARS characters; a text with no words
-    has all-ones sketches."""
+    dedup stage's (`match_words`); a text with no words has all-ones sketches. The dedup map
+    passes the shingle hashes it has (`shingles`, `doc`: documents in order); without them they
+    are computed here, from the words of each text's first OPENING_CHARS characters when those
+    hold REGION_WORDS words, else of the whole text (the same shingles either way)."""
     from builders.stages.dedup import hash_strings, match_words
     from builders.text import minhash
 
     n = len(text)
-    words = match_words(pc.utf8_slice_codeunits(text, 0, OPENING_CHARS))
-    encoded = pc.dictionary_encode(words.tokens)
-    word_hashes = hash_strings(pc.utf8_rtrim(encoded.dictionary, " "))[encoded.indices.to_numpy()] \
-        if len(words.tokens) else np.zeros(0, np.uint64)
-    shingles, doc = minhash.shingle_hashes(word_hashes, words.offsets, OPENING_NGRAM)
+    if shingles is None:
+        words = match_words(pc.utf8_slice_codeunits(text, 0, OPENING_CHARS))
+        counts = np.diff(words.offsets)
+        if (counts[pc.utf8_length(text).to_numpy(zero_copy_only=False) > OPENING_CHARS] <= REGION_WORDS).any():
+            words = match_words(text)  # a cut text of few words: its last word may be cut too
+        encoded = pc.dictionary_encode(words.tokens)
+        word_hashes = hash_strings(pc.utf8_rtrim(encoded.dictionary, " "))[encoded.indices.to_numpy()] \
+            if len(words.tokens) else np.zeros(0, np.uint64)
+        shingles, doc = minhash.shingle_hashes(word_hashes, words.offsets, OPENING_NGRAM)
     position = np.arange(len(doc)) - np.searchsorted(doc, doc)
     region = position <= REGION_WORDS - OPENING_NGRAM
     sig, opening = minhash.signatures_and_leads(shingles[region], doc[region], n, OPENING_PERMS, OPENING_SEED,
