@@ -463,8 +463,6 @@ def generate(
 
         gen_cls = hard_mod.HardGenerator
         (out / "labels").mkdir(parents=True, exist_ok=True)
-        label_rows: list[dict] = []
-        page_rows: list[dict] = []
     gen = gen_cls(pool, seed, pages, stories=n_stories, junk=junk, followup_rate=followup_rate,
                      n_sites=n_sites, max_copies=max_copies)
     (out / "raw").mkdir(parents=True, exist_ok=True)
@@ -479,10 +477,17 @@ def generate(
     kinds: Counter = Counter()
     n_shards = (pages + shard_pages - 1) // shard_pages
     writer = pq.ParquetWriter(out / "truth.parquet", TRUTH_SCHEMA, compression="zstd")
+    if hard:
+        # Written shard by shard, as the truth is: a row per line of every page held to the end
+        # took 24 GB at 1M pages.
+        label_writer = pq.ParquetWriter(out / "labels" / "lines.parquet", hard_mod.LINE_LABEL_SCHEMA, compression="zstd")
+        page_writer = pq.ParquetWriter(out / "labels" / "pages.parquet", hard_mod.PAGE_LABEL_SCHEMA, compression="zstd")
     try:
         for shard in range(n_shards):
             cols: dict[str, list] = {name: [] for name in TRUTH_SCHEMA.names}
             lines: list[str] = []
+            label_rows: list[dict] = []
+            page_rows: list[dict] = []
             html_dir = out / "html" / f"{shard:05d}"
             if want_html:
                 html_dir.mkdir(parents=True, exist_ok=True)
@@ -528,13 +533,14 @@ def generate(
                                 warc_headers_dict={"WARC-Date": crawled, "WARC-Record-ID": _record_id(seed, pid)}))
             _write_gzip(out / "raw" / f"pages-{shard:05d}.jsonl.gz", lines)
             writer.write_table(pa.table(cols, schema=TRUTH_SCHEMA))
+            if hard:
+                label_writer.write_table(pa.Table.from_pylist(label_rows, schema=hard_mod.LINE_LABEL_SCHEMA))
+                page_writer.write_table(pa.Table.from_pylist(page_rows, schema=hard_mod.PAGE_LABEL_SCHEMA))
     finally:
         writer.close()
-    if hard:
-        pq.write_table(pa.Table.from_pylist(label_rows, schema=hard_mod.LINE_LABEL_SCHEMA), out / "labels" / "lines.parquet",
-                       compression="zstd")
-        pq.write_table(pa.Table.from_pylist(page_rows, schema=hard_mod.PAGE_LABEL_SCHEMA), out / "labels" / "pages.parquet",
-                       compression="zstd")
+        if hard:
+            label_writer.close()
+            page_writer.close()
 
     manifest = {
         "generator": "builders.synth",
