@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import importlib.util
 import json
+import os
 import math
 import shutil
 import subprocess
@@ -85,7 +86,10 @@ def ensure_corpus(
             log(f"corpus {pages} pages seed {seed}: cached at {root}")
             return Corpus(root, pages, seed, info)
         log(f"corpus {pages} pages seed {seed}: generator or source changed since {info.get('generated_at')}")
-    # A directory without its marker is a generation that did not finish: start over.
+    # Generated beside the cached corpus and swapped in only once whole: a generation that fails
+    # (killed, out of memory, a generator being edited) leaves the cached corpus as it was, and
+    # the next attempt starts its own folder over.
+    final, root = root, root.with_name(root.name + ".generating")
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
@@ -124,8 +128,11 @@ def ensure_corpus(
         "generated_seconds": round(gen_seconds, 2),
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    marker.write_text(json.dumps(info, indent=2))
-    return Corpus(root, pages, seed, info)
+    (root / MARKER).write_text(json.dumps(info, indent=2))
+    if final.exists():
+        shutil.rmtree(final)
+    os.rename(root, final)
+    return Corpus(final, pages, seed, info)
 
 
 def write_clean_twin(root: Path, raw_files: list[Path]) -> list[int]:
