@@ -6,7 +6,6 @@ import contextlib
 
 import json
 import os
-import shutil
 import sys
 import time
 import uuid
@@ -437,10 +436,7 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
             release.write_manifest(staging, config.name)
             _swap_into_place(staging, output, overwrite)
             if not keep_work:  # removed once published, so a kill before that can still resume
-                if (output / WORK).is_symlink():
-                    _remove_linked_work(output)
-                else:
-                    shutil.rmtree(output / WORK, ignore_errors=True)
+                release.remove_work(output)
             for step in steps:  # lasting side effects of corpus steps (the dedup index), once published
                 if step.closes:
                     step.closes.commit()
@@ -499,15 +495,6 @@ def _work_folder(output: Path, resume: bool, say: Callable[[str], None], elsewhe
         raise workdir.ResourceError(workdir.os_error(exc, staging)) from None
     workdir.atomic_write(staging / WORK / workdir.STATE, json.dumps({"output": str(output), "created": time.time()}) + "\n")
     return staging
-
-
-def _remove_linked_work(folder: Path) -> None:
-    """A published release's `_work` link (`workdir`) and the work folder it points to."""
-    link = folder / WORK
-    target = Path(os.path.realpath(link))
-    if target.is_dir() and (target / workdir.STATE).is_file():
-        shutil.rmtree(target, ignore_errors=True)
-    link.unlink()
 
 
 def _keep_or_remove(staging: Path, keep_work: bool, exc: BaseException) -> Optional[Path]:

@@ -15,6 +15,7 @@ from typing import Iterator, Optional
 
 from builders import __version__
 from builders.errors import BuildError
+from builders.workdir import STATE
 
 MANIFEST = "manifest.json"
 FORMAT = "corpus-builders release manifest 1"
@@ -171,15 +172,23 @@ def _exchange(a: Path, b: Path) -> bool:
     return done
 
 
-def remove_tree(folder: Path) -> None:
-    """Remove a build or release folder, and the work folder its `_work` links to when the build
-    kept its work elsewhere (`workdir`): only a folder that holds a build's state file, so a link
-    to anything else is never followed into."""
+def remove_work(folder: Path) -> None:
+    """`folder`'s `_work`: the folder itself, or, when the build kept its work elsewhere
+    (`workdir`), the link and the work folder it points to; only a folder holding a build's state
+    file is followed into, never whatever else a link might name."""
     link = Path(folder) / WORK
     if link.is_symlink():
         target = Path(os.path.realpath(link))
-        if target.is_dir() and (target / "build.json").is_file():
+        if target.is_dir() and (target / STATE).is_file():
             shutil.rmtree(target, ignore_errors=True)
+        link.unlink()
+    else:
+        shutil.rmtree(link, ignore_errors=True)
+
+
+def remove_tree(folder: Path) -> None:
+    """Remove a build or release folder with its work, wherever that is (`remove_work`)."""
+    remove_work(folder)
     shutil.rmtree(folder, ignore_errors=True)
 
 
