@@ -22,7 +22,7 @@ script runs exactly the stage's code the way a build does, and nothing else:
 3. timed "map": one task per shard, in the pool, reads its documents in batches of
    `input.batch_size` and writes `Dedup.map(batch)` (= `DedupFeatures`: normalising, exact hash,
    word hashes, shingles, the whole-text and lead signatures, band keys) to the shard's summary
-   Parquet with one `ParquetWriter`, as `run_pass` does;
+   Parquet with one `ParquetWriter` (with the step's `summary_parquet` options), as `run_pass` does;
 4. timed "reduce": `Dedup.reduce(summaries, ...)` through the same executor, to
    OUT/dedup/clusters.parquet and the per-shard decisions (what `apply` then reads).
 
@@ -171,7 +171,7 @@ def map_shard(job: tuple) -> dict:
         read += t1 - t
         features = step.map(table)
         if writer is None:
-            writer = pq.ParquetWriter(summary, features.schema)
+            writer = pq.ParquetWriter(summary, features.schema, **getattr(step, "summary_parquet", {}))
         writer.write_table(features)
         rows += table.num_rows
         t = time.perf_counter()

@@ -131,20 +131,21 @@ class _ShardWriters:
     def temporary(path: Path) -> Path:
         return path.with_name(f".{path.name}.part")
 
-    def _new(self, path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    def _new(self, path: Path, schema: pa.Schema, options: Optional[dict] = None) -> pq.ParquetWriter:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            writer = self._open[path] = pq.ParquetWriter(self.temporary(path), schema)
+            writer = self._open[path] = pq.ParquetWriter(self.temporary(path), schema, **(options or {}))
         except OSError as exc:
             raise workdir.ResourceError(workdir.os_error(exc, path)) from None
         return writer
 
-    def write(self, path: Path, table: Optional[pa.Table]) -> None:
+    def write(self, path: Path, table: Optional[pa.Table], options: Optional[dict] = None) -> None:
+        """Append `table` to `path`, opening its writer (with `options`) on the first write."""
         if table is None or table.num_rows == 0:
             return
         writer = self._open.get(path)
         if writer is None:
-            writer = self._new(path, table.schema)
+            writer = self._new(path, table.schema, options)
         elif table.schema != writer.schema:
             table = table.cast(writer.schema)
         try:
@@ -235,7 +236,7 @@ def run_pass(task: ShardTask) -> ShardReport:
                     ledger.stage(stage.stage).docs_out += table.num_rows
             if step.closes and table.num_rows:
                 started = time.perf_counter()
-                writers.write(task.summaries(task.pass_index), step.closes.map(table))
+                writers.write(task.summaries(task.pass_index), step.closes.map(table), step.closes.summary_parquet)
                 ledger.stage(step.closes.stage).seconds += time.perf_counter() - started
             writers.write(task.documents(task.pass_index), table)
             rows += table.num_rows

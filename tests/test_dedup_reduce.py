@@ -140,6 +140,26 @@ def test_same_clusters_whatever_the_workers_and_the_partitions(tmp_path):
     assert other_summary["partitions"] == 2  # auto: at least one partition per worker
 
 
+def test_the_map_output_keeps_dictionaries_only_for_the_columns_that_repeat(tmp_path):
+    """The dedup map's summaries are written with the step's Parquet options: hashes, signatures
+    and keys plain (a dictionary of random values is built and dropped for nothing), sites
+    dictionary-encoded."""
+    _corpus(tmp_path)
+    config = load_config(write_config(tmp_path), [f"publish.output={tmp_path / 'out'}", "publish.formats=[parquet]",
+                                                  "executor.workers=1"])
+    run_build(config, keep_work=True)
+    summaries = sorted((tmp_path / "out").glob("_work/pass*-map/part-*.parquet"))
+    summaries = [p for p in summaries if "signature" in pq.read_schema(p).names]  # not the chrome lines' map
+    assert summaries
+    for path in summaries:
+        meta = pq.ParquetFile(path).metadata
+        names = [meta.schema.column(i).path for i in range(meta.num_columns)]
+        encodings = {name: set(meta.row_group(0).column(i).encodings) for i, name in enumerate(names)}
+        assert not any("DICTIONARY" in e for e in encodings["signature.list.element"] | encodings["keys.list.element"]
+                       | encodings["exact"]), encodings
+        assert any("DICTIONARY" in e for e in encodings["source"]), encodings
+
+
 def test_survivors_carry_copies_and_copy_sources_into_the_published_parquet(tmp_path):
     records = _corpus(tmp_path)
     clusters_table, summary, data = _build(tmp_path, "out", "executor.workers=1")

@@ -228,6 +228,8 @@ class CorpusStep(Stage):
     #: The reduce marks its own finished steps in `model` (see `Phases`), so a run killed midway
     #: continues from the last finished one when the build resumes with the same key.
     resumes_within: ClassVar[bool] = False
+    #: Options of the Parquet writer of the map's output (`pq.ParquetWriter` keywords).
+    summary_parquet: ClassVar[dict] = {}
 
     def map(self, table: pa.Table) -> Optional[pa.Table]:
         raise NotImplementedError

@@ -82,6 +82,7 @@ def anchor_bitmaps(text: pa.Array | pa.ChunkedArray, shingles: np.ndarray | None
 
 def _bitmaps(text: pa.Array) -> np.ndarray:
     from builders.stages.dedup import hash_strings  # the dedup stage's stable string hash
+    from builders.stages.dedup_reduce import distinct_inverse
 
     n = len(text)
     out = np.zeros((n, BITMAP_WORDS), np.uint64)
@@ -124,20 +125,23 @@ def _bitmaps(text: pa.Array) -> np.ndarray:
     picked = np.flatnonzero(anchor)
     if not len(picked):
         return out
-    # The anchor word of each distinct token: possessive and edge punctuation off, lower case,
-    # commas out of numbers; hashed once.
-    words = pc.replace_substring_regex(distinct, _POSSESSIVE, "")
+    # The anchor word of each distinct token picked (a fifth of the distinct tokens): possessive
+    # and edge punctuation off, lower case, commas out of numbers; hashed once.
+    chosen, which = distinct_inverse(index[picked])
+    tokens = distinct.take(pa.array(chosen))
+    words = pc.replace_substring_regex(tokens, _POSSESSIVE, "")
     words = pc.replace_substring_regex(words, _EDGES, "")
     words = pc.utf8_lower(words)
-    has_digit = pc.match_substring_regex(distinct, r"\d")
+    has_digit = pc.match_substring_regex(tokens, r"\d")
     words = pc.if_else(has_digit, pc.replace_substring(words, ",", ""), words)
     hashes = hash_strings(words).astype(np.uint64)
     nonempty = pc.not_equal(words, "").to_numpy(zero_copy_only=False)
-    picked = picked[nonempty[index[picked]]]
+    kept = nonempty[which]
+    picked, which = picked[kept], which[kept]
     if not len(picked):
         return out
     owner = doc[picked]
-    bit = hashes[index[picked]] % np.uint64(BITS)
+    bit = hashes[which] % np.uint64(BITS)
     np.bitwise_or.at(out, (owner, (bit // np.uint64(64)).astype(np.int64)), np.uint64(1) << (bit % np.uint64(64)))
     return out
 
