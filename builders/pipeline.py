@@ -414,6 +414,8 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
                             _finish_reduce(staging, marker, reduce_keys[step.index], before, these[0].model(step.index))
                         ledger.stage(step.closes.stage).seconds += time.perf_counter() - t0
                         wall[step.closes.label] = time.perf_counter() - t0
+                        for name, seconds in getattr(step.closes, "step_seconds", {}).items():
+                            wall[f"{step.closes.label}: {name}"] = seconds
                         tell(step.closes.label, 1, 1)
                 final_kind = steps[-1].index
                 t0 = time.perf_counter()

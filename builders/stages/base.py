@@ -270,6 +270,8 @@ class Phases:
         #: follows the workers): a step finished under another plan is done again.
         self.plan = plan
         self.reused: list[str] = []
+        #: Wall seconds of each step run (a reused one: 0).
+        self.seconds: dict[str, float] = {}
         self._redo = False
 
     def _files(self, outputs: Sequence[Path]) -> dict[str, int]:
@@ -301,11 +303,14 @@ class Phases:
         done = self.folder / f"{name}.done"
         if self.enabled and not self._redo and self._finished(done):
             self.reused.append(name)
+            self.seconds[name] = 0.0
             return
         self._redo = True  # every later step reads this one's files: none of them can be reused
+        started = time.perf_counter()
         for path in outputs:
             shutil.rmtree(path, ignore_errors=True)  # a killed run's partial files
         fn()
+        self.seconds[name] = time.perf_counter() - started
         if self.enabled:
             self.folder.mkdir(parents=True, exist_ok=True)
             tmp = done.with_name(done.name + ".tmp")

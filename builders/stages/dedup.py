@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -325,6 +326,8 @@ class Dedup(CorpusStep):
         self._pending: tuple | None = None
         #: Steps of the reduce an unfinished run had finished, reused by this one (resume).
         self.phases_reused: tuple[str, ...] = ()
+        #: Wall seconds of each step of the last reduce (stats.json's phase_seconds).
+        self.step_seconds: dict[str, float] = {}
         if config.index:  # refuse a different hash configuration before any work is done
             dedup_index.Index.open(config.index, config)
 
@@ -373,11 +376,15 @@ class Dedup(CorpusStep):
                   for q in range(partitions)]
         phases.run("verify", lambda: executor.map(tasks.run_task, verify), [model / "edges"])
         self.phases_reused = tuple(phases.reused)
+        self.step_seconds = phases.seconds
         # 3. Clusters with survivors, decisions per shard, the summary.
         dedup_out = Path(output) / "dedup"
         clusters = tasks.ClusterTask(tuple(t.out for t in verify), store, config, names, n_index, str(model),
                                      str(dedup_out / "summary.json"), partitions, self.min_words)
+        started = time.perf_counter()
         executor.map(tasks.run_task, [clusters])
+        self.step_seconds["cluster"] = time.perf_counter() - started
+        started = time.perf_counter()
         # 4. The clusters file, and this build's survivors as the index's pending generation.
         last = [tasks.ClustersFileTask(tuple(build_groups), str(model), str(dedup_out / "clusters.parquet"))]
         if config.index:
@@ -390,6 +397,7 @@ class Dedup(CorpusStep):
                 last.append(tasks.IndexBandTask(tuple(pairs[p].files), n_index, dropped,
                                                 str(pending / "bands" / f"p{p:05d}.parquet")))
         results = executor.map(tasks.run_task, last)
+        self.step_seconds["clusters file"] = time.perf_counter() - started
         if config.index:
             kept = [(f"s{g.shard:05d}", int(n)) for g, n in zip(build_groups, results[1 : 1 + len(build_groups)])]
             self._pending = (pending, partitions, kept)
