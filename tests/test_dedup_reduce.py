@@ -140,7 +140,7 @@ def test_same_clusters_whatever_the_workers_and_the_partitions(tmp_path):
     assert other_summary["partitions"] == 2  # auto: at least one partition per worker
 
 
-def test_the_map_output_keeps_dictionaries_only_for_the_columns_that_repeat(tmp_path):
+def test_the_map_output_keeps_dictionaries_only_where_values_repeat_and_the_reduce_steps_are_timed(tmp_path):
     """The dedup map's summaries are written with the step's Parquet options: hashes, signatures
     and keys plain (a dictionary of random values is built and dropped for nothing), sites
     dictionary-encoded."""
@@ -158,6 +158,11 @@ def test_the_map_output_keeps_dictionaries_only_for_the_columns_that_repeat(tmp_
         assert not any("DICTIONARY" in e for e in encodings["signature.list.element"] | encodings["keys.list.element"]
                        | encodings["exact"]), encodings
         assert any("DICTIONARY" in e for e in encodings["source"]), encodings
+    # stats.json times each step of the dedup reduce, within the reduce's own time.
+    phases = json.loads((tmp_path / "out" / "stats.json").read_text())["phase_seconds"]
+    steps = {k.split(": ", 1)[1]: v for k, v in phases.items() if k.startswith("dedup clusters: ")}
+    assert set(steps) == {"scatter", "pairs", "verify", "cluster", "clusters file"}, phases
+    assert all(v > 0 for v in steps.values()) and sum(steps.values()) <= phases["dedup clusters"]
 
 
 def test_survivors_carry_copies_and_copy_sources_into_the_published_parquet(tmp_path):
