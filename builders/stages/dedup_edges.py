@@ -36,6 +36,14 @@ _EDGE_BLOCK = 1 << 16
 RELAXED_CONTAINMENT = 0.7
 RELAXED_FLOOR = 0.5
 RELAXED_LEAD = 0.6
+#: A member every rule rejects against its survivor, relaxed ones too, still joins when at least
+#: this many members that joined are verified copies of it, every document it was verified a copy
+#: of is in the cluster, and it names what the survivor names (`verify_corroborated`): a copy
+#: cut, added to and reworded, whose truncated or rewritten survivor shares too little of it. One
+#: corroborating member is not enough (A~B~C between two stories). On the hard benchmark, pairwise
+#: recall 0.9723 -> 0.9743 at 100k pages, 0.9809 -> 0.9839 at 10k, precision unchanged (0.9969,
+#: 0.9989).
+CORROBORATIONS = 2
 #: Openings alike are a copy only when the smaller text lies at least this much inside the other.
 LEAD_CONTAINMENT = 0.6
 
@@ -85,6 +93,13 @@ class EdgeProducer:
         """The check of a member against its survivor when a member the survivor verified is a
         verified copy of it too; the same as `verify` unless a producer says otherwise."""
         return cls.verify(store, a, b, config)
+
+    @classmethod
+    def verify_corroborated(cls, store, a: np.ndarray, b: np.ndarray, config: DedupConfig) -> np.ndarray:
+        """The check of a member against its survivor when, the relaxed rules failing, at least
+        CORROBORATIONS members that joined are verified copies of it and nothing else is: no such
+        rule (all NaN) unless a producer has one."""
+        return np.full(len(a), np.nan, np.float32)
 
 
 class VerifyOnly(EdgeProducer):
@@ -369,6 +384,21 @@ class Anchored(VerifyOnly):
     def verify_relaxed(cls, store, a, b, config):
         return cls.verify(store, a, b, config, RELAXED_ANCHORED, RELAXED_ANCHOR_CONFLICTS)
 
+    @classmethod
+    def verify_corroborated(cls, store, a, b, config):
+        """A member two joined members verify and nothing else does names what the survivor names:
+        at least ANCHORS_SHARED anchors shared, the smaller naming at most two the other lacks per
+        five shared (WEAK_ANCHOR_CONFLICTS), four at most; no share of the text is asked for (such
+        a member is a copy edited too much, cut and added to, for any rule against the survivor)."""
+        out = np.empty(len(a), np.float32)
+        for lo in range(0, len(a), _EDGE_BLOCK):
+            x, y = a[lo : lo + _EDGE_BLOCK], b[lo : lo + _EDGE_BLOCK]
+            whole = (store.signatures(x) == store.signatures(y)).mean(axis=1)
+            ok = same_anchors(store, x, y, WEAK_ANCHOR_CONFLICTS, ANCHORS_SHARED)
+            ok &= (store.info(x, "shingles") > 0) & (store.info(y, "shingles") > 0)
+            out[lo : lo + _EDGE_BLOCK] = np.where(ok, whole, np.nan)
+        return out
+
     @staticmethod
     def verify(store, a, b, config, factor: float = 1.0, allowed: float = ANCHOR_CONFLICTS):
         out = np.empty(len(a), np.float32)
@@ -456,6 +486,23 @@ class Opening(EdgeProducer):
 
 def producer(name: str) -> type[EdgeProducer]:
     return PRODUCERS[name]
+
+
+def verify_corroborated(store, a: np.ndarray, b: np.ndarray, config: DedupConfig,
+                        producers: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Similarity and producer (index, -1: none) of each twice-corroborated member `a` against its
+    survivor `b`: the first producer, in order, whose `verify_corroborated` passes. Few pairs (the
+    members every relaxed rule rejected), read straight from the store."""
+    sim = np.full(len(a), np.nan, np.float32)
+    how = np.full(len(a), -1, np.int64)
+    for p, name in enumerate(producers):
+        todo = np.flatnonzero(how < 0)
+        if not len(todo):
+            break
+        got = producer(name).verify_corroborated(store, a[todo], b[todo], config)
+        ok = ~np.isnan(got)
+        sim[todo[ok]], how[todo[ok]] = got[ok], p
+    return sim, how
 
 
 VerifyFn = Callable[[object, np.ndarray, np.ndarray, DedupConfig], np.ndarray]

@@ -467,8 +467,9 @@ def verify_pairs(store: "Store", a: np.ndarray, b: np.ndarray, config: DedupConf
 
 @dataclass(frozen=True)
 class ClusterTask:
-    """Verified edges to clusters: survivors by the keep rule, every member verified against its
-    survivor (members that are not are clustered again among themselves, until none is left)."""
+    """Verified edges to clusters: survivors by the keep rule, every member checked against its
+    survivor (verified, or corroborated by members that joined and checked by a relaxed rule; see
+    `cluster`); members that are not are clustered again among themselves, until none is left."""
 
     edges: tuple[str, ...]
     store: Store
@@ -615,9 +616,12 @@ def cluster(m: int, ea: np.ndarray, eb: np.ndarray, priority: np.ndarray, is_new
     """Survivor (node index), similarity to it and method (producer index) of every node.
 
     Rounds: connected components of the edges between unassigned nodes; in each component the
-    node first in `priority` survives; members verified against it by any producer join it;
-    the others stay unassigned and, with the edges among them, make the next round's components.
-    Indexed nodes never join a cluster (they are published already): only survive.
+    node first in `priority` survives; members verified against it by any producer join it, and
+    so do members a joined member corroborates that pass a relaxed rule against it, and members
+    that at least `CORROBORATIONS` joined members corroborate, linked to nothing else, that pass
+    `verify_corroborated` against it; the others stay unassigned and, with the edges among them,
+    make the next round's components. Indexed nodes never join a cluster (they are published
+    already): only survive.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -628,6 +632,10 @@ def cluster(m: int, ea: np.ndarray, eb: np.ndarray, priority: np.ndarray, is_new
     method = np.full(m, -1, np.int64)
     assigned = np.zeros(m, bool)
     alive = np.ones(len(ea), bool)
+    # Documents each node was verified a copy of, and the nodes checked as twice corroborated
+    # (once each: a node all of whose copies joined has no more to gain).
+    degree = np.bincount(np.r_[ea, eb], minlength=m)
+    checked = np.zeros(m, bool)
     while True:
         alive &= ~assigned[ea] & ~assigned[eb]
         if not alive.any():
@@ -651,7 +659,9 @@ def cluster(m: int, ea: np.ndarray, eb: np.ndarray, priority: np.ndarray, is_new
         sim, how = verify_pairs(store, nodes[members], nodes[heads], config, producers)
         joined = how >= 0
         # Corroborated members: linked to a member the survivor verified, they are checked against
-        # the survivor again by each producer's relaxed rule, until no more join.
+        # the survivor again by each producer's relaxed rule; when none passes, members linked to
+        # at least CORROBORATIONS joined members and to no other document are checked by each
+        # producer's `verify_corroborated`; until no more join.
         cluster_of = np.full(m, -1, np.int64)
         cluster_of[head] = head
         cluster_of[members[joined]] = heads[joined]
@@ -660,17 +670,23 @@ def cluster(m: int, ea: np.ndarray, eb: np.ndarray, priority: np.ndarray, is_new
         while True:
             waiting = np.zeros(m, bool)
             waiting[members[~joined]] = True
-            near = (waiting[x] & (cluster_of[y] >= 0) & (cluster_of[y] == head_of[x])) | \
-                   (waiting[y] & (cluster_of[x] >= 0) & (cluster_of[x] == head_of[y]))
-            linked = np.zeros(m, bool)
-            linked[np.r_[x[near], y[near]]] = True
-            todo = np.flatnonzero(~joined & linked[members])
-            if not len(todo):
-                break
+            near_x = waiting[x] & (cluster_of[y] >= 0) & (cluster_of[y] == head_of[x])
+            near_y = waiting[y] & (cluster_of[x] >= 0) & (cluster_of[x] == head_of[y])
+            links = np.bincount(np.r_[x[near_x], y[near_y]], minlength=m)[members]
+            todo = np.flatnonzero(~joined & (links > 0))
             got, by = verify_pairs(store, nodes[members[todo]], nodes[heads[todo]], config, producers, relaxed=True)
             ok = by >= 0
             if not ok.any():
-                break
+                todo = np.flatnonzero(~joined & ~checked[members] & (links >= edges.CORROBORATIONS)
+                                      & (links == degree[members]))
+                if not len(todo):
+                    break
+                checked[members[todo]] = True
+                got, by = edges.verify_corroborated(store, nodes[members[todo]], nodes[heads[todo]], config,
+                                                    producers)
+                ok = by >= 0
+                if not ok.any():
+                    break
             sim[todo[ok]], how[todo[ok]] = got[ok], by[ok]
             joined[todo[ok]] = True
             cluster_of[members[todo[ok]]] = heads[todo[ok]]
