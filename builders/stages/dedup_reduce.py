@@ -97,6 +97,16 @@ def distinct_inverse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ordered[first], inverse
 
 
+def split_by(part: np.ndarray):
+    """(partition, positions of its rows in their order) of each partition that has rows, in
+    partition order."""
+    order = np.argsort(part, kind="stable")
+    ordered = part[order]
+    bounds = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1], True]) if len(part) else np.zeros(1, np.int64)
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        yield int(ordered[lo]), order[lo:hi]
+
+
 def run_task(task) -> object:
     return task.run()
 
@@ -310,13 +320,7 @@ class ScatterTask:
                 rank = np.repeat(ords, width)
                 valid = key != 0
                 band, key, doc, rank = band[valid], key[valid], doc[valid], rank[valid]
-                part = partition_of(band, key, self.partitions)
-                order = np.argsort(part, kind="stable")
-                part = part[order]
-                bounds = np.flatnonzero(np.r_[True, part[1:] != part[:-1], True]) if len(part) else np.zeros(1, np.int64)
-                for lo, hi in zip(bounds[:-1], bounds[1:]):
-                    p = int(part[lo])
-                    sel = order[lo:hi]
+                for p, sel in split_by(partition_of(band, key, self.partitions)):
                     table = pa.table([band[sel], key[sel], doc[sel], rank[sel]], schema=BAND_SCHEMA)
                     if p not in writers:
                         path = Path(self.bands) / f"p{p:05d}" / f"s{self.shard:05d}.parquet"
@@ -372,13 +376,10 @@ class PairTask:
         code = a * np.int64(max(self.total, 1)) + b
         with np.errstate(over="ignore"):
             part = (_mix64(code.view(np.uint64)) % np.uint64(self.partitions)).astype(np.int64)
-        order = np.argsort(part, kind="stable")
-        part, code = part[order], code[order]
-        bounds = np.flatnonzero(np.r_[True, part[1:] != part[:-1], True]) if len(part) else np.zeros(1, np.int64)
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            path = Path(self.out) / f"q{int(part[lo]):05d}" / f"p{self.partition:05d}.parquet"
+        for q, sel in split_by(part):
+            path = Path(self.out) / f"q{q:05d}" / f"p{self.partition:05d}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(pa.table([pa.array(code[lo:hi], pa.int64())], schema=CANDIDATE_SCHEMA), path, **SCRATCH_PARQUET)
+            pq.write_table(pa.table([pa.array(code[sel], pa.int64())], schema=CANDIDATE_SCHEMA), path, **SCRATCH_PARQUET)
         return len(code)
 
 
