@@ -20,6 +20,7 @@ import zlib
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -60,12 +61,12 @@ def size_category(rows: int) -> str:
     return "n>10B"
 
 
-def portable(path: str, base: Path) -> str:
+def portable(path: str, base: Optional[Path]) -> str:
     """A path as the card may show it: URLs as they are, local paths relative to `base` when
     below it, else `<local>/` and the last two parts. Never an absolute path of this machine."""
     if "://" in path or not os.path.isabs(path):
         return path
-    rel = os.path.relpath(path, base)
+    rel = os.path.relpath(path, base) if base is not None else ".."
     if not rel.startswith(".."):
         return Path(rel).as_posix()
     return "<local>/" + "/".join(Path(path).parts[-2:])
@@ -74,7 +75,8 @@ def portable(path: str, base: Path) -> str:
 def portable_config(config: BuildConfig) -> str:
     """The effective config as YAML with every machine path made relative to the release's
     parent folder (or redacted), the output shown as the release folder's name."""
-    output = Path(config.publish.output)
+    url = "://" in config.publish.output  # a URL output: local paths have no folder in common with it
+    output = Path(config.publish.output.rstrip("/"))
     data = yaml.safe_load(dump_config(config))
 
     def walk(node):
@@ -83,7 +85,7 @@ def portable_config(config: BuildConfig) -> str:
         if isinstance(node, list):
             return [walk(v) for v in node]
         if isinstance(node, str) and os.path.isabs(node):
-            return portable(node, output.parent)
+            return portable(node, None if url else output.parent)
         return node
 
     data = walk(data)

@@ -230,6 +230,36 @@ class MinHashConfig(Section):
     )
 
 
+def _local_folder(value: Optional[str], why: str = "") -> Optional[str]:
+    if value is not None and io.is_url(value):
+        raise ValueError("must be a folder on this machine (or a mounted shared folder), not a URL"
+                         + (f": {why}" if why else ""))
+    return value
+
+
+def _output_location(value: str) -> str:
+    """publish.output: a folder, or a URL of a filesystem fsspec knows and can load here (its
+    package installed); refused in one line otherwise, before any work."""
+    if not io.is_url(value):
+        return value
+    import fsspec
+
+    for part in value.split("::"):  # chained URLs (simplecache::s3://...): every protocol must load
+        protocol, sep, rest = part.partition("://")
+        if not sep or not protocol:
+            raise ValueError("expected a folder or a URL such as s3://bucket/corpora/news")
+        try:
+            fsspec.get_filesystem_class(protocol)
+        except ImportError as exc:
+            raise ValueError(f"{protocol}:// needs a package that is not installed here "
+                             f"({(str(exc).strip().splitlines() or [type(exc).__name__])[0]})") from None
+        except ValueError:
+            raise ValueError(f"{protocol}:// is not a filesystem fsspec knows") from None
+    if not value.rsplit("://", 1)[1].strip("/"):
+        raise ValueError("names no folder: expected a URL such as s3://bucket/corpora/news")
+    return value
+
+
 class DedupConfig(Section):
     exact: bool = Field(True, description="drop exact copies (same normalised text)")
     minhash: Annotated[Optional[MinHashConfig], BeforeValidator(_switchable)] = Field(
@@ -242,13 +272,18 @@ class DedupConfig(Section):
     partitions: Annotated[Optional[int], BeforeValidator(lambda v: None if v in ("auto", None) else v)] = Field(
         None, ge=1, le=4096, description="partitions of the band index the reduce works on (null or auto: by corpus size)"
     )
-    index: Optional[str] = Field(
-        None, description="folder of the index of everything already published: copies of it are dropped, survivors appended"
+    index: Annotated[Optional[str], AfterValidator(lambda v: _local_folder(v, "it is memory-mapped"))] = Field(
+        None, description="folder of the index of everything already published: copies of it are dropped, survivors "
+        "appended; a local or mounted folder, never a URL (the reduce memory-maps it)"
     )
 
 
 class PublishConfig(Section):
-    output: str = Field(..., description="output folder (replaced atomically at the end of a build)")
+    output: Annotated[str, AfterValidator(_output_location)] = Field(
+        ..., description="output folder, replaced atomically at the end of a build; or an fsspec URL (s3://, gs://, "
+        "memory://, ...) the release is uploaded to once assembled in a local staging folder (workdir, else "
+        "./.corpus-staging), its manifest.json written last; file:// URLs are local folders"
+    )
     formats: list[Literal[PUBLISH_FORMATS]] = Field(["parquet", "hf"], min_length=1, description="what to write")
     max_shard_size: ByteSize = Field(
         500_000_000, ge=1 << 14, description="most bytes per published Parquet file (the Hub's and `datasets`' 500MB)"
@@ -277,12 +312,6 @@ class PublishConfig(Section):
         if abs(sum(self.splits.values()) - 1) > 1e-6:
             raise ValueError(f"splits: the shares add up to {sum(self.splits.values()):g}, not 1")
         return self
-
-
-def _local_folder(value: Optional[str]) -> Optional[str]:
-    if value is not None and io.is_url(value):
-        raise ValueError("must be a folder on this machine (or a mounted shared folder), not a URL")
-    return value
 
 
 def _known_backend(value: str) -> str:
@@ -328,8 +357,8 @@ class ExecutorConfig(Section):
     )
     workers: int = Field(
         2, ge=1, le=4096,
-        description="parallel workers: local processes, or the CPUs a local Ray instance gets (on a cluster: what "
-                    "shards and partitions are sized for, so set it to the cluster's CPUs)",
+        description="parallel workers: local processes, or the CPUs a local Ray instance gets; joining a Ray cluster "
+                    "(an address), what shards and partitions are sized for, and unset: the cluster's CPUs",
     )
     address: Annotated[Optional[str], AfterValidator(_ray_address)] = Field(
         None, description="ray: the cluster to join (auto, ray://HOST:PORT or HOST:PORT); unset: start a local Ray instance"
@@ -362,7 +391,8 @@ class BuildConfig(Section):
         None,
         description="folder for the build's intermediate files (each pass's shards, the reduces' models, "
         "completion markers), e.g. a scratch disk; default: inside the build folder beside publish.output. "
-        "The release itself is always assembled beside publish.output, so it can replace the old one atomically",
+        "The release itself is assembled beside a local publish.output, so it can replace the old one atomically; "
+        "for a URL publish.output, it is assembled here (default: ./.corpus-staging) and uploaded",
     )
 
 
@@ -403,7 +433,7 @@ def load_config(
         _set_dotted(raw, key, value)
         _resolve_paths(raw, cwd, only=tuple(key))
     if output is not None:
-        _set_dotted(raw, ["publish", "output"], str((cwd / output).resolve()))
+        _set_dotted(raw, ["publish", "output"], output if io.is_url(output) else str((cwd / _folder(output)).resolve()))
     if workers is not None:
         _set_dotted(raw, ["executor", "workers"], workers)
     config = validate(raw, source=str(path))
@@ -504,11 +534,16 @@ def _resolve_paths(raw: dict, base: Path, only: tuple[str, ...] | None) -> None:
             continue
         value = node[key]
         if isinstance(value, str):
-            node[key] = _absolute(value, base) if key in ("output", "index") else [_absolute(value, base)]
+            node[key] = _absolute(_folder(value), base) if key in ("output", "index") else [_absolute(value, base)]
         elif isinstance(value, list):
             node[key] = [_absolute(v, base) if isinstance(v, str) else v for v in value]
     if (only is None or tuple(only[:1]) == ("workdir",)) and isinstance(raw.get("workdir"), str):
-        raw["workdir"] = _absolute(raw["workdir"], base)
+        raw["workdir"] = _absolute(_folder(raw["workdir"]), base)
+
+
+def _folder(value: str) -> str:
+    """A folder the build writes: a `file://` URL is the local path it names."""
+    return value[len("file://"):] if value.startswith("file://") else value
 
 
 def _absolute(value: str, base: Path) -> str:

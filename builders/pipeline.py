@@ -333,7 +333,9 @@ def _stderr(message: str) -> None:
 def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_work: bool = False,
               overwrite: bool = False, resume: bool = False, notice: Optional[Callable[[str], None]] = None) -> BuildResult:
     """Build the corpus the config describes and publish it atomically to `publish.output`
-    (a folder holding anything but a previous release's files only with `overwrite`).
+    (a folder holding anything but a previous release's files only with `overwrite`). A URL
+    output's release is assembled in a local staging folder (`workdir`, else ./.corpus-staging)
+    as a local one is beside OUT, then uploaded, manifest.json last (`release.upload_to`).
 
     One build per output at a time (`.OUT.lock` beside it). Every shard task and reduce marks its
     completion in the work folder (`.OUT.building-*`, see builders/workdir.py); a build that fails
@@ -342,17 +344,24 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
     notices (leftovers removed, a stale lock taken over); default: standard error."""
     started = time.time()
     wall: dict[str, float] = {}
-    output = Path(config.publish.output)
+    target = config.publish.output
+    remote = release.is_url(target)
+    # A URL output's lock and staging folders are beside a local path that stands for it.
+    output = release.local_stand_in(target, config.workdir) if remote else Path(target)
     say = notice or _stderr
     index = config.dedup.index if config.dedup else None
     # One build per dedup index too: two builds appending to one index would each miss the other's
     # stories, and publish them twice.
     with workdir.BuildLock(output, say), (workdir.BuildLock(Path(index), say) if index else contextlib.nullcontext()):
-        _check_output(output, overwrite)
+        if remote:
+            release.check_remote_output(target, overwrite)
+        else:
+            _check_output(output, overwrite)
         files = expand_inputs(config)
         if not files:
             raise BuildError("input.paths matched no files")
-        staging = _work_folder(output, resume, say, Path(config.workdir) if config.workdir else None)
+        elsewhere = Path(config.workdir) if config.workdir and not remote else None  # remote: staged there already
+        staging = _work_folder(output, resume, say, elsewhere)
         tell = progress or (lambda phase, done, total: None)
         ledger = Ledger()
         reused: list[str] = []
@@ -369,7 +378,7 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
                                        files, [prints[f] for f in files])
                 shards = _stored_plan(staging, plan_key)
                 if shards is None:
-                    shards = plan_shards(config, files, executor, config.executor.workers, _ticker(tell, "plan", n_jobs))
+                    shards = plan_shards(config, files, executor, executor.workers, _ticker(tell, "plan", n_jobs))
                     _store_plan(staging, plan_key, shards)
                 else:
                     reused.append(f"the shard plan ({len(shards)} shards)")
@@ -426,20 +435,25 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
                 sources = [t.documents(final_kind) for t in tasks]
                 published = publish_stage.publish(config, staging, sources, executor, inputs=files)
                 workdir.test_kill("publish")
+                workers = (executor.workers, getattr(executor, "workers_from", "executor.workers"))
             stage = ledger.stage("publish")
             stage.docs_in = stage.docs_out = published.rows
             stage.seconds = time.perf_counter() - t0
             wall["publish"] = stage.seconds
-            stats = build_stats(config, ledger, files, len(shards), published.rows, started, wall)
+            stats = build_stats(config, ledger, files, len(shards), published.rows, started, wall, workers)
             check_outcome(config, stats, staging)
             publish_stage.write_stats(staging, stats)
             publish_stage.write_card(config, staging, stats, published)
             tell("publish", 1, 1)
             examples = _quarantine_examples(staging)
             release.write_manifest(staging, config.name)
-            _swap_into_place(staging, output, overwrite)
-            if not keep_work:  # removed once published, so a kill before that can still resume
-                release.remove_work(output)
+            if remote:
+                uploaded = release.upload_to(staging, target, overwrite)
+                _after_upload(staging, output, keep_work)
+            else:
+                _swap_into_place(staging, output, overwrite)
+                if not keep_work:  # removed once published, so a kill before that can still resume
+                    release.remove_work(output)
             for step in steps:  # lasting side effects of corpus steps (the dedup index), once published
                 if step.closes:
                     step.closes.commit()
@@ -457,7 +471,21 @@ def run_build(config: BuildConfig, progress: Optional[Progress] = None, keep_wor
             except AttributeError:
                 pass
             raise
+    if remote:
+        data = [u for u in uploaded if u.rsplit("/", 2)[-2] == "data"]
+        return BuildResult(target, stats, data, examples, reused)
     return BuildResult(output, stats, [output / "data" / p.name for p in published.files], examples, reused)
+
+
+def _after_upload(staging: Path, stand_in: Path, keep_work: bool) -> None:
+    """Once a URL output is uploaded: the staging folder goes; with keep_work it becomes the local
+    stand-in folder (the release as uploaded, with `_work/`), replacing the one an earlier build kept."""
+    if stand_in.exists() or stand_in.is_symlink():
+        workdir.remove(stand_in)
+    if keep_work:
+        os.rename(staging, stand_in)
+    else:
+        workdir.remove(staging)
 
 
 def _work_folder(output: Path, resume: bool, say: Callable[[str], None], elsewhere: Optional[Path] = None) -> Path:
@@ -689,7 +717,7 @@ def _ticker(tell: Progress, phase: str, total: int, start: int = 0) -> Callable:
 
 
 def build_stats(config: BuildConfig, ledger: Ledger, files: list[str], shards: int, published: int,
-                started: float, wall: dict) -> dict:
+                started: float, wall: dict, workers: Optional[tuple[int, str]] = None) -> dict:
     """stats.json: per stage counts, drops by reason and seconds; totals that must reconcile.
 
     Everything comes from the ledger: stages in the order they first counted anything, records
@@ -700,12 +728,15 @@ def build_stats(config: BuildConfig, ledger: Ledger, files: list[str], shards: i
     read = first.docs_in if first else 0
     quarantined = sum(sum(s.quarantined.values()) for s in ledger.stages.values())
     rejected = sum(sum(s.dropped.values()) for s in ledger.stages.values())
+    planned, source = workers or (config.executor.workers, "executor.workers")
     return {
         "name": config.name,
         "builder": f"corpus-builders {__version__}",
         "inputs": len(files),
         "shards": shards,
-        "workers": config.executor.workers,
+        "workers": planned,
+        # where `workers` came from: executor.workers (set, or its default), or the Ray cluster's CPUs
+        "workers_from": source,
         "backend": config.executor.backend,
         "seconds": round(time.time() - started, 3),
         "phase_seconds": {k: round(v, 3) for k, v in wall.items()},

@@ -1,6 +1,7 @@
 """A release's integrity: its manifest (every file, size and sha256), checking a copy against it,
 guarding a previous release from being replaced along with files it does not own, the atomic
-swap into place, and the upload to the Hugging Face Hub."""
+swap into place, the upload to an fsspec URL (`publish.output: s3://...`), and the upload to the
+Hugging Face Hub."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ import ctypes
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
+import time
 import uuid
 from pathlib import Path
 from typing import Iterator, Optional
 
-from builders import __version__
+from builders import __version__, io
 from builders.errors import BuildError
-from builders.workdir import STATE
+from builders.workdir import STATE, ResourceError
 
 MANIFEST = "manifest.json"
 FORMAT = "corpus-builders release manifest 1"
@@ -23,6 +27,11 @@ FORMAT = "corpus-builders release manifest 1"
 WORK = "_work"
 #: Files this small are compared by content when checking what a folder holds; bigger ones by size.
 SMALL = 1 << 20
+#: In a URL output while an upload replaces its release (see `upload_to`): every version of every
+#: file that may be there meanwhile, so a later build knows the half-replaced prefix for its own.
+PUBLISHING = ".publishing.json"
+#: Where a URL output's release is assembled when the config sets no `workdir` (current directory).
+STAGING = ".corpus-staging"
 
 
 def release_files(folder: Path) -> Iterator[str]:
@@ -250,3 +259,161 @@ def upload(folder: Path, repo: str, private: bool = False, api=None) -> str:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise BuildError(f"upload to {repo} failed: {first}") from None
     return str(getattr(info, "commit_url", info))
+
+
+# ---------------------------------------------------------------- URL outputs (fsspec)
+#
+# An object store has no rename, let alone an atomic one. A release at a URL is therefore assembled
+# in a local staging folder exactly as a local one, then uploaded in this order: PUBLISHING is
+# written, the old manifest.json is deleted (from then on the prefix is no release), every file
+# of the new release is uploaded (each object whole or absent), files the new release does not
+# have are deleted, the new manifest.json is uploaded last, and PUBLISHING is deleted. A reader
+# that finds manifest.json finds a complete release, exactly the files it lists; while a release is
+# being replaced there is no manifest.json and the prefix holds a mix of the two releases' files
+# (a reader that took the old manifest.json before may get a new file under an old name: sizes
+# and sha256 tell). A build that fails or is killed mid-upload leaves that state; the next build
+# of the URL recognises it by PUBLISHING and replaces it.
+
+
+def is_url(output) -> bool:
+    return io.is_url(str(output))
+
+
+def staging_root(workdir: Optional[str]) -> Path:
+    """Where a URL output's release is assembled: `workdir`, else ./.corpus-staging."""
+    return Path(workdir) if workdir else Path.cwd() / STAGING
+
+
+def local_stand_in(url: str, workdir: Optional[str]) -> Path:
+    """The local path that stands for a URL output: the build's lock (`.NAME.lock`) and staging
+    folders (`.NAME.building-*`) are beside it, as they are beside a local output. Its name is the
+    URL's last part and a hash of the whole URL, so every URL has its own."""
+    url = url.rstrip("/")
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", url.rsplit("/", 1)[-1]).strip("._") or "output"
+    return staging_root(workdir) / f"{name}-{hashlib.sha256(url.encode('utf-8')).hexdigest()[:12]}"
+
+
+def _remote(url: str):
+    fs, root = io.filesystem(url)
+    return fs, root.rstrip("/")
+
+
+def _first(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _remote_files(fs, root: str, url: str) -> dict[str, int]:
+    """Every file below the URL (relative POSIX path -> size); {} when there is nothing."""
+    fs.invalidate_cache(root)  # a listing cached by an earlier build in this process (s3fs, gcsfs) is stale
+    if not fs.exists(root):
+        return {}
+    if not fs.isdir(root):
+        raise BuildError(f"publish.output: {url} is not a previous build: it is a file; remove it or pass --overwrite")
+    found = fs.find(root, detail=True)
+    prefix = root + "/"
+    return {path[len(prefix):]: int(info.get("size") or 0) for path, info in sorted(found.items())
+            if path.startswith(prefix) and info.get("type", "file") == "file"}
+
+
+def _remote_json(fs, path: str) -> Optional[dict]:
+    try:
+        data = json.loads(fs.cat_file(path).decode("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _versions(fs, root: str) -> Optional[dict[str, list]]:
+    """What the URL may legitimately hold: the files its manifest lists and, during (or after an
+    interrupted) upload, every version PUBLISHING names. None when neither is there (or readable)."""
+    manifest = _remote_json(fs, f"{root}/{MANIFEST}")
+    publishing = _remote_json(fs, f"{root}/{PUBLISHING}")
+    if not manifest and not publishing:  # neither there, or neither readable
+        return None
+    versions: dict[str, list] = {}
+    listed = (manifest or {}).get("files")
+    for rel, entry in listed.items() if isinstance(listed, dict) else ():
+        if isinstance(entry, dict):
+            versions.setdefault(rel, []).append(entry)
+    named = (publishing or {}).get("files")
+    for rel, entries in named.items() if isinstance(named, dict) else ():
+        if isinstance(entries, list):
+            versions.setdefault(rel, []).extend(e for e in entries if isinstance(e, dict))
+    return versions
+
+
+def _foreign_remote(fs, root: str, files: dict[str, int]) -> Optional[str]:
+    versions = _versions(fs, root)
+    for rel, size in files.items():
+        if rel in (MANIFEST, PUBLISHING) and versions is not None:
+            continue
+        if versions is None:
+            return rel
+        same_size = [v for v in versions.get(rel, ()) if v.get("size") == size]
+        if not same_size:
+            return rel
+        if size <= SMALL:
+            digest = hashlib.sha256(fs.cat_file(f"{root}/{rel}")).hexdigest()
+            if not any(v.get("sha256") == digest for v in same_size):
+                return rel
+    return None
+
+
+def check_remote_output(url: str, overwrite: bool = False) -> None:
+    """`check_output` for a URL: refuse to replace anything but a previous release (or one whose
+    upload did not finish) unless overwrite. A URL that cannot be read fails in one line."""
+    try:
+        fs, root = _remote(url)
+        files = _remote_files(fs, root, url)
+        found = None if overwrite or not files else _foreign_remote(fs, root, files)
+    except BuildError:
+        raise
+    except Exception as exc:  # credentials, a missing bucket, the network: one line
+        raise BuildError(f"publish.output: cannot read {url}: {type(exc).__name__}: {_first(exc)}") from None
+    if found is None:
+        return
+    why = "which its manifest.json does not list or lists with other contents" if MANIFEST in files \
+        else "and no manifest.json of a release"
+    raise BuildError(f"publish.output: {url} is not a previous build: it holds {found}, {why}; "
+                     "move that away, choose another output or pass --overwrite")
+
+
+def upload_to(staging: Path, url: str, overwrite: bool = False) -> list[str]:
+    """Publish the finished release in `staging` to the URL (see the order above); returns the
+    URLs of its files. A failure is a ResourceError (one line): the staging folder is kept, and
+    the build's `--resume` uploads again."""
+    check_remote_output(url, overwrite)  # again: files may have been added while the build ran
+    new = read_manifest(staging)["files"]
+    try:
+        fs, root = _remote(url)
+        present = _remote_files(fs, root, url)
+        versions = _versions(fs, root) or {}
+        for rel, entry in new.items():
+            versions.setdefault(rel, []).append({"size": entry["size"], "sha256": entry["sha256"]})
+        fs.pipe_file(f"{root}/{PUBLISHING}", (json.dumps({
+            "format": "corpus-builders upload in progress 1", "builder": f"corpus-builders {__version__}",
+            "host": socket.gethostname(), "pid": os.getpid(), "started": time.time(),
+            "files": versions}, indent=1) + "\n").encode("utf-8"))
+        if MANIFEST in present:
+            fs.rm_file(f"{root}/{MANIFEST}")
+        for rel in new:
+            _put(fs, staging / rel, f"{root}/{rel}")
+        for rel in present:
+            if rel not in new and rel not in (MANIFEST, PUBLISHING):
+                fs.rm_file(f"{root}/{rel}")
+        _put(fs, staging / MANIFEST, f"{root}/{MANIFEST}")
+        fs.rm_file(f"{root}/{PUBLISHING}")
+    except Exception as exc:
+        raise ResourceError(f"uploading the release to {url} failed: {type(exc).__name__}: {_first(exc)}; "
+                            f"{url} holds no complete release until a build of it succeeds") from exc
+    return [f"{url.rstrip('/')}/{rel}" for rel in new]
+
+
+def _put(fs, local: Path, remote: str) -> None:
+    try:
+        fs.put_file(str(local), remote)
+    except FileNotFoundError:  # a filesystem with real folders wants the parent first
+        fs.makedirs(remote.rsplit("/", 1)[0], exist_ok=True)
+        fs.put_file(str(local), remote)

@@ -1,8 +1,8 @@
 """A build's work folder: completion markers for resume, input fingerprints, the output's lock,
 leftovers of dead builds, and one-line messages for resource failures.
 
-The work folder is the staging folder beside OUT (`.OUT.building-XXXXXXXX`): the release being
-assembled plus `_work/` (each pass's per-shard outputs, each reduce's model). Every shard task and
+The work folder is the staging folder beside OUT (`.OUT.building-XXXXXXXX`; for a URL OUT, beside
+the local path that stands for it, `release.local_stand_in`): the release being assembled plus `_work/` (each pass's per-shard outputs, each reduce's model). Every shard task and
 reduce that finishes writes a marker in `_work/markers/` *after* its files have their final names;
 the marker holds a key (a hash of what the result depends on: the builder's code, the config
 sections its pass reads, the shard's plan and input fingerprints, the keys of what it read) and,
