@@ -27,7 +27,7 @@ def make_parser() -> argparse.ArgumentParser:
             help="override one config value by its dotted key; the value is read as YAML "
                  "(e.g. --set dedup.minhash.threshold=0.7, --set dedup.minhash=false); repeatable",
         )
-        sub.add_argument("--output", metavar="DIR", help="publish here instead of publish.output")
+        sub.add_argument("--output", metavar="DIR", help="publish here instead of publish.output (a folder, or a URL: s3://...)")
         sub.add_argument("--workers", type=int, metavar="N", help="worker processes (executor.workers)")
         sub.add_argument("--debug", action="store_true", help="show the traceback of an error")
 
@@ -193,6 +193,7 @@ def _summary(result, console) -> None:
     console.print(
         f"read {t['read']:,} = published {t['published']:,} + rejected {t['rejected']:,} "
         f"+ quarantined {t['quarantined']:,} in {stats['seconds']:.1f}s with {stats['workers']} worker(s)"
+        + (f" ({stats['workers_from']})" if stats.get("workers_from", "executor.workers") != "executor.workers" else "")
     )
     unused = stats["stages"].get("ingest", {}).get("unused_keys", {})
     if unused:

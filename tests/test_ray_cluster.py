@@ -1,13 +1,15 @@
 """docs/ray.md's cluster instructions, as far as one machine allows: a Ray head started with
-`ray start --head` (2 CPUs, token authentication), a build joined to it by address through the CLI,
-the same build submitted to it as a Ray job (`ray job submit`, the job's config says
-`address: auto`), each giving the local pool's release; the head is stopped afterwards.
+`ray start --head` (3 CPUs, token authentication), a build joined to it by address through the CLI
+(its config sets no `executor.workers`: it plans for the cluster's 3 CPUs), the same build
+submitted to it as a Ray job (`ray job submit`, the job's config says `address: auto` and
+`workers: 2`), each giving the local pool's release; the head is stopped afterwards.
 
 The head runs with `--block` and is stopped by SIGTERM to that process, which takes down the
 processes it started, and only those: `ray stop` would stop every Ray on the machine."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -51,7 +53,7 @@ def _group_alive(pgid: int) -> bool:
 
 @pytest.fixture
 def head(tmp_path):
-    """A one-node Ray cluster of 2 CPUs with a dashboard (job submission), ports chosen free,
+    """A one-node Ray cluster of 3 CPUs (more than the build's default of 2 workers) with a dashboard (job submission), ports chosen free,
     token authentication on with a token made for this test."""
     ports = {name: free_port() for name in ("gcs", "dashboard", "client", "agent")}
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16),
@@ -60,7 +62,7 @@ def head(tmp_path):
     log = tmp_path / "head.log"
     with open(log, "w") as out:
         process = subprocess.Popen(
-            [str(RAY), "start", "--head", "--block", "--num-cpus", "2", "--port", str(ports["gcs"]),
+            [str(RAY), "start", "--head", "--block", "--num-cpus", "3", "--port", str(ports["gcs"]),
              "--object-store-memory", "200000000", "--include-dashboard", "true",
              "--dashboard-host", "127.0.0.1", "--dashboard-port", str(ports["dashboard"]),
              "--ray-client-server-port", str(ports["client"]), "--dashboard-agent-listen-port", str(ports["agent"]),
@@ -94,12 +96,17 @@ def test_build_on_a_ray_head_by_address_and_as_a_submitted_job(tmp_path, head):
 
     # 1. A driver on this machine joins the cluster by the head's address. Nothing in the config
     #    but `executor` differs from the local build; Ray's own logging stays out of the output.
+    #    No `workers`: the shards are planned for the cluster's 3 CPUs, and stats.json says so.
     address = f"127.0.0.1:{head['ports']['gcs']}"
-    config = write_build(tmp_path, "out-address", {"backend": "ray", "address": address, "workers": 2})
+    config = write_build(tmp_path, "out-address", {"backend": "ray", "address": address})
     result = corpus_cli("build", str(config), "--quiet", cwd=tmp_path, env=head["env"])
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and result.stderr == ""
     assert_same_release(read_release(tmp_path / "out-address"), local)
+    stats = json.loads((tmp_path / "out-address" / "stats.json").read_text())
+    assert (stats["workers"], stats["workers_from"]) == (3, "ray cluster CPUs")
+    stats = json.loads((tmp_path / "out-local" / "stats.json").read_text())
+    assert (stats["workers"], stats["workers_from"]) == (1, "executor.workers")
 
     # Without the cluster's token: one line saying so, nothing published. (Ray tries to join for
     # 20 s by default; RAY_gcs_server_port_wait_time_s shortens that for this test.)
@@ -119,3 +126,5 @@ def test_build_on_a_ray_head_by_address_and_as_a_submitted_job(tmp_path, head):
     assert submit.returncode == 0, submit.stdout[-3000:] + submit.stderr[-3000:]
     assert "succeeded" in submit.stdout + submit.stderr
     assert_same_release(read_release(tmp_path / "out-job"), local)
+    stats = json.loads((tmp_path / "out-job" / "stats.json").read_text())
+    assert (stats["workers"], stats["workers_from"]) == (2, "executor.workers")  # set: used as it is

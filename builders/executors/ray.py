@@ -3,7 +3,8 @@
 The same module-level functions and picklable task objects the local pool runs (ingest and clean
 passes over shards, planning, the dedup reduce, publish's counting and hashing) are submitted as
 `ray.remote` tasks; they read and write files under the build's staging folder, so on a cluster that
-folder (next to `publish.output`) and the inputs must be on storage every node sees. Results come
+folder (beside a local `publish.output`, or under `workdir`) and the inputs must be on storage every
+node sees (a URL `publish.output` is uploaded by the driver alone). Results come
 back in item order and `on_result` is called as each task finishes, so the release does not depend
 on the backend.
 
@@ -79,14 +80,24 @@ def _first_line(value: object) -> str:
     return (str(value).strip().splitlines() or [""])[0][:300]
 
 
+#: `workers_from` when the workers were planned for the cluster's CPUs.
+CLUSTER_CPUS = "ray cluster CPUs"
+
+
 class RayExecutor(Executor):
     """Runs tasks on Ray: a local instance of `workers` CPUs when `address` is unset, else the
     cluster at `address` (auto, ray://HOST:PORT or HOST:PORT). A Ray already initialised in this
-    process (a test, a notebook, a job script) is used as it is and left running."""
+    process (a test, a notebook, a job script) is used as it is and left running.
+
+    With `from_cluster` (the config joins a cluster and does not set `executor.workers`), the build
+    plans for the cluster's CPUs as Ray reports them once connected (`ray.cluster_resources()`)
+    instead of `workers`; `workers_from` says which it was."""
 
     def __init__(self, workers: int = 2, address: Optional[str] = None, resources=None, max_retries: int = 3,
-                 object_store_memory: int = 200_000_000) -> None:
+                 object_store_memory: int = 200_000_000, from_cluster: bool = False) -> None:
         self.workers = max(1, int(workers))
+        self.from_cluster = from_cluster and address is not None
+        self.workers_from = "executor.workers"
         self.address = address
         self.resources = resources
         self.max_retries = max_retries
@@ -101,7 +112,9 @@ class RayExecutor(Executor):
 
     @classmethod
     def from_config(cls, config) -> "RayExecutor":
-        return cls(config.workers, config.address, config.resources, config.max_retries, config.object_store_memory)
+        from_cluster = config.address is not None and "workers" not in config.model_fields_set
+        return cls(config.workers, config.address, config.resources, config.max_retries, config.object_store_memory,
+                   from_cluster)
 
     # -- connecting ---------------------------------------------------------------------------
 
@@ -125,6 +138,10 @@ class RayExecutor(Executor):
                 _join(ray, self.address, quiet)
             self._owned = True
             self._restore = _quiet_cluster_messages()
+        if self.from_cluster:
+            cpus = int(ray.cluster_resources().get("CPU", 0))
+            if cpus >= 1:
+                self.workers, self.workers_from = cpus, CLUSTER_CPUS
         self._ray = ray
         self._remote = ray.remote(_call)
         return ray
