@@ -60,7 +60,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 def _release_commands(commands) -> None:
     verify = commands.add_parser("verify", help="check a release against its manifest.json (sizes and sha256)")
-    verify.add_argument("folder", metavar="OUT", help="the release folder")
+    verify.add_argument("folder", metavar="OUT", help="the release folder, or the URL it was published to")
     verify.add_argument("--debug", action="store_true", help="show the traceback of an error")
     publish = commands.add_parser("publish", help="upload a finished, verified release to the Hugging Face Hub")
     publish.add_argument("folder", metavar="OUT", help="the release folder")
@@ -74,11 +74,18 @@ def _release(args) -> int:
 
     from builders import release
 
-    folder = Path(args.folder)
+    if args.command == "verify" and release.is_url(args.folder):  # a release published to a URL
+        folder = args.folder.rstrip("/")
+        problems, extra, count = release.verify_url(folder)
+        return _verified(folder, problems, extra, count)
+    folder = Path(args.folder.removeprefix("file://"))
     if args.command == "publish":
         print(f"uploaded {folder} to {args.to_hub}: {release.upload(folder, args.to_hub, private=args.private)}")
         return EXIT_OK
-    problems, extra, count = release.verify(folder)
+    return _verified(folder, *release.verify(folder))
+
+
+def _verified(folder, problems: list, extra: list, count: int) -> int:
     for problem in problems:
         print(f"{folder}/{problem}", file=sys.stderr)
     for rel in extra:

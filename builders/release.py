@@ -72,13 +72,17 @@ def read_manifest(folder: Path) -> dict:
         raise BuildError(f"{folder} is not a folder")
     if not path.is_file():
         raise BuildError(f"{folder} has no {MANIFEST}: not a release (or one built before manifests)")
+    return _parse_manifest(path.read_bytes(), path)
+
+
+def _parse_manifest(data: bytes, where) -> dict:
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(data.decode("utf-8"))
         files = manifest["files"]
         if not isinstance(files, dict) or not all(isinstance(v, dict) and "size" in v and "sha256" in v for v in files.values()):
             raise ValueError("files must map paths to size and sha256")
     except (ValueError, KeyError, TypeError) as exc:
-        raise BuildError(f"{path}: not a release manifest ({exc})") from None
+        raise BuildError(f"{where}: not a release manifest ({exc})") from None
     return manifest
 
 
@@ -417,3 +421,38 @@ def _put(fs, local: Path, remote: str) -> None:
     except FileNotFoundError:  # a filesystem with real folders wants the parent first
         fs.makedirs(remote.rsplit("/", 1)[0], exist_ok=True)
         fs.put_file(str(local), remote)
+
+
+def verify_url(url: str) -> tuple[list[str], list[str], int]:
+    """`verify` for a release at a URL (see `upload_to`): every file its manifest.json lists is
+    there with its size and sha256. No manifest: no complete release (one being uploaded, or not one)."""
+    try:
+        fs, root = _remote(url)
+        try:
+            data = fs.cat_file(f"{root}/{MANIFEST}")
+        except FileNotFoundError:
+            if fs.exists(f"{root}/{PUBLISHING}"):
+                raise BuildError(f"{url} has no {MANIFEST}: a release is being uploaded there, or its upload did not "
+                                 "finish") from None
+            raise BuildError(f"{url} has no {MANIFEST}: not a release") from None
+        manifest = _parse_manifest(data, f"{url.rstrip('/')}/{MANIFEST}")
+        present = _remote_files(fs, root, url)
+        problems = []
+        for rel, expected in sorted(manifest["files"].items()):
+            if rel not in present:
+                problems.append(f"{rel}: missing")
+            elif present[rel] != expected["size"]:
+                problems.append(f"{rel}: {present[rel]:,} bytes, the manifest says {expected['size']:,}")
+            else:
+                digest = hashlib.sha256()
+                with fs.open(f"{root}/{rel}", "rb") as fh:
+                    while block := fh.read(1 << 20):
+                        digest.update(block)
+                if digest.hexdigest() != expected["sha256"]:
+                    problems.append(f"{rel}: sha256 differs from the manifest's")
+    except BuildError:
+        raise
+    except Exception as exc:
+        raise BuildError(f"cannot read {url}: {type(exc).__name__}: {_first(exc)}") from None
+    extra = [rel for rel in present if rel not in manifest["files"] and rel not in (MANIFEST, PUBLISHING)]
+    return problems, extra, len(manifest["files"])

@@ -115,6 +115,27 @@ def test_a_build_to_a_memory_url_equals_the_local_build(project, url):
     assert "output: news" in card and str(project) not in card
 
 
+def test_verify_checks_a_release_at_a_url(project, url, capsys):
+    run_build(build(project, url))
+    fs, root = fsspec.core.url_to_fs(url)
+    assert main(["verify", url]) == 0
+    count = len(json.loads(fs.cat_file(f"{root}/manifest.json"))["files"])
+    assert capsys.readouterr().out.strip() == f"ok: {count} files match {url}/manifest.json"
+    data = sorted(fs.glob(f"{root}/data/*.parquet"))[0]
+    blob = bytearray(fs.cat_file(data))
+    blob[100] ^= 0xFF  # same size, other bytes
+    fs.pipe_file(data, bytes(blob))
+    fs.pipe_file(f"{root}/notes.txt", b"mine")
+    assert main(["verify", url]) == 1
+    out, err = capsys.readouterr()
+    name = data.rsplit("/", 1)[-1]
+    assert err.splitlines() == [f"{url}/data/{name}: sha256 differs from the manifest's",
+                                f"error: 1 of {count} files do not match {url}/manifest.json"]
+    assert out.strip() == f"not in the manifest (ignored): {url}/notes.txt"
+    assert main(["verify", "nosuchfs://x/y"]) == 1
+    assert capsys.readouterr().err.startswith("error: cannot read nosuchfs://x/y: ValueError: Protocol not known")
+
+
 def test_a_file_url_is_a_local_folder(project):
     out = project / "out-file"
     run_build(build(project, "out-local"))
@@ -161,7 +182,7 @@ def test_a_rebuild_replaces_the_release_and_a_foreign_prefix_is_refused(project,
     assert fs.find(fsspec.core.url_to_fs(other)[1]) == [fsspec.core.url_to_fs(other)[1] + "/notes.txt"]
 
 
-def test_an_interrupted_upload_leaves_no_release_and_the_resumed_build_replaces_it(project, url, monkeypatch):
+def test_an_interrupted_upload_leaves_no_release_and_the_resumed_build_replaces_it(project, url, monkeypatch, capsys):
     run_build(build(project, "out-local"))
     config = build(project, url)
     run_build(config)
@@ -185,6 +206,9 @@ def test_an_interrupted_upload_leaves_no_release_and_the_resumed_build_replaces_
     assert len(message.splitlines()) == 1
     # No manifest: no complete release; the upload's note says what may be there.
     assert not fs.exists(f"{root}/manifest.json") and fs.exists(f"{root}/{release.PUBLISHING}")
+    assert main(["verify", url]) == 1  # no complete release there, and it says why
+    assert capsys.readouterr().err == (f"error: {url} has no manifest.json: a release is being uploaded there, "
+                                       "or its upload did not finish\n")
     kept = failed.value.work_kept
     assert kept is not None and kept.parent == project / ".corpus-staging" and workdir.resumable(kept)
 
@@ -245,3 +269,19 @@ def test_a_url_dedup_index_is_refused_in_one_line(project, capsys):
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "dedup.index: 'memory://x/index' is not allowed: must be a folder on this machine" in err
     assert "memory-mapped" in err and not (project / "out").exists()
+
+
+def test_a_url_that_cannot_be_read_fails_before_any_work(project, url, monkeypatch, capsys):
+    fs, _ = fsspec.core.url_to_fs(url)
+
+    def denied(self, path, **kwargs):
+        raise PermissionError("Access Denied")
+
+    write_config(project)
+    with monkeypatch.context() as patch:
+        patch.setattr(type(fs), "exists", denied)  # what credentials without access look like
+        assert main(["build", str(project / "build.yaml"), "--quiet", "--output", url]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: publish.output: cannot read {url}: PermissionError: Access Denied\n"
+    staged = project / ".corpus-staging"  # the lock was taken and released; no build folder was made
+    assert not any(".building-" in p.name for p in staged.iterdir())
