@@ -55,17 +55,20 @@ def test_a_chain_of_borderline_pairs_does_not_merge_two_stories():
     assert 0.75 <= result["b"]["similarity"] < 1
 
 
-def test_a_page_holding_two_stories_does_not_merge_them():
+def test_a_page_holding_two_stories_survives_them_and_keeps_every_line():
     """B is story X followed by story Y: X lies wholly inside B and so does Y (each a truncated
-    copy of B by the containment rule), but X and Y share nothing. Union-find would publish one
-    of three; the cluster rule keeps X with B and Y apart, even with B's corroboration."""
+    copy of B by the containment rule), but X and Y share nothing. Each is a fragment of B, and a
+    fragment never survives a copy that holds it: B is published, X and Y are its copies, no line
+    is lost. (Before fragments ranked last, X survived by date, B joined it and Y stayed apart.)"""
     x, y = article(50, paragraphs=4), article(51, paragraphs=4)
     b = x + "\n\n" + y
     config = {"minhash": {"num_perm": 512}}  # Jaccard about 0.49 each: clear of the 0.4 floor
     assert clusters([("b", b, 2), ("y", y, 3)], **config)["y"]["cluster"] == "b"  # each link is a copy
-    assert clusters([("x", x, 1), ("b", b, 2)], **config)["b"]["cluster"] == "x"
+    # Alone with B, X is a fragment of it: the fuller text survives, however early X is.
+    assert clusters([("x", x, 1), ("b", b, 2)], **config)["x"]["cluster"] == "b"
     result = clusters([("x", x, 1), ("b", b, 2), ("y", y, 3)], **config)
-    assert result["b"]["cluster"] == "x" and result["y"]["kept"] and result["y"]["size"] == 1
+    assert result["b"]["kept"] and result["x"]["duplicate_of"] == "b" and result["y"]["duplicate_of"] == "b"
+    assert result["b"]["size"] == 3
 
 
 def test_members_not_verified_against_the_survivor_cluster_among_themselves():

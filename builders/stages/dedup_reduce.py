@@ -485,13 +485,17 @@ class ClusterTask:
     min_words: int = 0
 
     def run(self) -> dict:
-        a, b = read_edges(self.edges)
+        a, b, sim = read_edges(self.edges, similarity=True)
+        threshold = self.config.minhash.threshold if self.config.minhash else 1.0
+        fragment, ambiguous = fragments(a, b, sim, self.store, threshold)
+        a, b = a[~ambiguous], b[~ambiguous]
+        del sim
         nodes, inverse = distinct_inverse(np.r_[a, b])
         ea, eb = inverse[: len(a)], inverse[len(a):]
         m = len(nodes)
         is_new = nodes >= self.n_index
         eligible = ~is_new | (self.store.info(nodes, "words") >= self.min_words)
-        priority = self._priority(nodes, is_new, eligible)
+        priority = self._priority(nodes, is_new, eligible, np.isin(nodes, fragment))
         # Two documents that cannot survive cannot make a cluster: each only joins one that can.
         both = ~eligible[ea] & ~eligible[eb]
         ea, eb = ea[~both], eb[~both]
@@ -512,10 +516,12 @@ class ClusterTask:
         Path(self.summary).write_text(json.dumps(summary, indent=2) + "\n")
         return summary
 
-    def _priority(self, nodes: np.ndarray, is_new: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    def _priority(self, nodes: np.ndarray, is_new: np.ndarray, eligible: np.ndarray,
+                  fragment: np.ndarray) -> np.ndarray:
         """Position of each node in survivor order: indexed (already published) documents first,
-        documents too short to be published last; then preferred sources or agencies, then the
-        keep rule, ties by input order."""
+        documents too short to be published last; then preferred sources or agencies, then
+        documents that are no fragment of another before fragments (`fragments`), then the keep
+        rule, ties by input order."""
         m = len(nodes)
         rank = self.store.info(nodes, "rank")
         rank = np.where(is_new, rank, nodes - self.n_index)  # indexed documents by index order
@@ -534,7 +540,7 @@ class ClusterTask:
                 values = pc.utf8_lower(meta.column(column).combine_chunks().cast(pa.string()))
                 position = pc.index_in(values, value_set=pa.array(names)).fill_null(len(names)).to_numpy()
                 preferred = np.minimum(preferred, position)
-        order = np.lexsort((rank, key, preferred, ~eligible, is_new.astype(np.int8)))
+        order = np.lexsort((rank, key, fragment, preferred, ~eligible, is_new.astype(np.int8)))
         priority = np.empty(m, np.int64)
         priority[order] = np.arange(m)
         return priority
@@ -598,18 +604,81 @@ class ClusterTask:
         return decisions, summary, decided
 
 
-def read_edges(files) -> tuple[np.ndarray, np.ndarray]:
+def read_edges(files, similarity: bool = False) -> tuple[np.ndarray, ...]:
     """The verified pairs of all verify partitions (each pair lives in exactly one), file by file
-    into two int64 columns: 16 bytes a pair."""
-    a, b = [], []
-    for f in files:
-        if Path(f).exists():
-            t = pq.read_table(f, columns=["a", "b"])
-            a.append(t.column("a").to_numpy())
-            b.append(t.column("b").to_numpy())
-    if not a:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    return np.concatenate(a), np.concatenate(b)
+    into two int64 columns: 16 bytes a pair; and their similarity (float32) if asked."""
+    columns = ["a", "b", "similarity"] if similarity else ["a", "b"]
+    parts = [pq.read_table(f, columns=columns) for f in files if Path(f).exists()]
+    empty = {"a": np.empty(0, np.int64), "b": np.empty(0, np.int64), "similarity": np.empty(0, np.float32)}
+    return tuple(np.concatenate([t.column(c).to_numpy() for t in parts]) if parts else empty[c] for c in columns)
+
+
+#: A document is a fragment of another when an edge under the MinHash threshold (containment, a
+#: lead, an opening, names: not a near-identical copy) joins it to one with at least this many
+#: times its shingles: a cut, or a story's last sentences.
+FRAGMENT_FACTOR = 1.5
+#: Two documents that hold one fragment and are not linked otherwise are copies of one story when
+#: their signatures agree on at least this share of permutations (two heavily edited copies), and
+#: two stories (from one mould: they share the fragment's sentences) under it.
+AMBIGUOUS_JACCARD = 0.15
+
+
+def _agreement(store: "Store", x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Share of permutations on which the signatures of x and y agree (their Jaccard estimate)."""
+    agree = np.empty(len(x))
+    for lo in range(0, len(x), VERIFY_BLOCK):
+        agree[lo : lo + VERIFY_BLOCK] = (store.signatures(x[lo : lo + VERIFY_BLOCK])
+                                         == store.signatures(y[lo : lo + VERIFY_BLOCK])).mean(axis=1)
+    return agree
+
+
+def fragments(a: np.ndarray, b: np.ndarray, sim: np.ndarray, store: "Store",
+              threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """The fragments among the edges' documents (distinct store numbers), and which edges to drop:
+    those joining an ambiguous fragment to the larger documents that hold it.
+
+    A fragment never survives a copy that holds it (`ClusterTask._priority`): the fuller text is
+    kept. And a fragment held by two stories (two larger documents not linked but through
+    fragments, whose signatures agree on under AMBIGUOUS_JACCARD: "Inspectors will visit the park
+    in May. The animal is back in its enclosure." is the end of every story of one mould) copies
+    neither: it joins no cluster through them, so it is published, not dropped as the copy of
+    whichever story survives first."""
+    if not len(a):
+        return np.empty(0, np.int64), np.zeros(0, bool)
+    size_a, size_b = store.info(a, "shingles"), store.info(b, "shingles")
+    weak = sim < threshold
+    a_in_b = weak & (size_b >= FRAGMENT_FACTOR * size_a)
+    b_in_a = weak & (size_a >= FRAGMENT_FACTOR * size_b)
+    nodes, inverse = distinct_inverse(np.r_[a, b])
+    ia, ib = inverse[: len(a)], inverse[len(a):]
+    part = np.r_[ia[a_in_b], ib[b_in_a]]  # node of each (fragment, holder) link
+    holder = np.r_[ib[a_in_b], ia[b_in_a]]
+    is_fragment = np.zeros(len(nodes), bool)
+    is_fragment[part] = True
+    if not len(part):
+        return nodes[is_fragment], np.zeros(len(a), bool)
+    # Holders linked through documents that are no fragments are one story's copies.
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    whole = ~is_fragment[ia] & ~is_fragment[ib]
+    graph = coo_matrix((np.ones(int(whole.sum()), np.int8), (ia[whole], ib[whole])), shape=(len(nodes), len(nodes)))
+    _, component = connected_components(graph, directed=False)
+    # Per fragment: its first holder (by component, then number), and its first holder in another
+    # component if any; the two are one story when their signatures agree enough.
+    order = np.lexsort((holder, component[holder], part))
+    part, holder = part[order], holder[order]
+    first = np.r_[True, part[1:] != part[:-1]]
+    head = np.flatnonzero(first)[np.cumsum(first) - 1]
+    other = np.flatnonzero(component[holder] != component[holder[head]])
+    other = other[np.r_[True, part[other][1:] != part[other][:-1]]] if len(other) else other
+    ambiguous = np.zeros(len(nodes), bool)
+    if len(other):
+        x, y = nodes[holder[head[other]]], nodes[holder[other]]
+        if store.num_perm:
+            ambiguous[part[other][_agreement(store, x, y) < AMBIGUOUS_JACCARD]] = True
+    drop = (a_in_b & ambiguous[ia]) | (b_in_a & ambiguous[ib])
+    return nodes[is_fragment], drop
 
 
 def cluster(m: int, ea: np.ndarray, eb: np.ndarray, priority: np.ndarray, is_new: np.ndarray, nodes: np.ndarray,
