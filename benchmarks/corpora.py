@@ -46,8 +46,7 @@ class Corpus:
         return self.root / "truth.parquet"
 
 
-def generator_fingerprint(synth_module: str, source: Path) -> str:
-    """Hash of the generator's source files and the source corpus, so a changed generator regenerates."""
+def _generator_hash(synth_module: str) -> "hashlib._Hash":
     h = hashlib.sha1()
     try:
         spec = importlib.util.find_spec(synth_module)
@@ -58,6 +57,27 @@ def generator_fingerprint(synth_module: str, source: Path) -> str:
         for f in sorted(pkg.rglob("*.py")):
             h.update(f.relative_to(pkg).as_posix().encode())
             h.update(f.read_bytes())
+    return h
+
+
+def generator_fingerprint(synth_module: str, source: Path) -> str:
+    """Hash of the generator's source files and the source corpus's bytes, so a changed generator
+    or source regenerates, and a source copied afresh (same bytes, new mtime) does not."""
+    h = _generator_hash(synth_module)
+    if source.exists():
+        digest = hashlib.sha256()
+        with open(source, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        h.update(f"source sha256 {digest.hexdigest()}".encode())
+    else:
+        h.update(b"source missing")
+    return h.hexdigest()[:16]
+
+
+def legacy_fingerprint(synth_module: str, source: Path) -> str:
+    """The fingerprint corpora were stamped with before: the source by path, size and mtime."""
+    h = _generator_hash(synth_module)
     st = source.stat() if source.exists() else None
     h.update(f"{source}:{st.st_size if st else -1}:{int(st.st_mtime) if st else -1}".encode())
     return h.hexdigest()[:16]
@@ -82,6 +102,10 @@ def ensure_corpus(
     fingerprint = generator_fingerprint(synth_module, source)
     if marker.exists():
         info = json.loads(marker.read_text())
+        if info.get("fingerprint") != fingerprint and info.get("fingerprint") == legacy_fingerprint(synth_module, source):
+            # Stamped the old way by this generator and this source as it is now: restamped.
+            info["fingerprint"], info["legacy_fingerprint"] = fingerprint, info["fingerprint"]
+            marker.write_text(json.dumps(info, indent=2))
         if info.get("fingerprint") == fingerprint:
             log(f"corpus {pages} pages seed {seed}: cached at {root}")
             return Corpus(root, pages, seed, info)

@@ -58,3 +58,26 @@ def test_a_failed_generation_leaves_the_cached_corpus_and_a_good_one_replaces_it
     again = ensure_corpus(cache, 1, 0, source, synth_module=fake_generator, log=lambda m: None)
     assert again.root == root and again.info["fingerprint"] != first.info["fingerprint"]
     assert sorted(p.name for p in root.parent.iterdir()) == [root.name]
+
+
+def test_a_source_copied_afresh_with_the_same_bytes_keeps_the_cached_corpus(tmp_path, fake_generator):
+    import os
+
+    from benchmarks.corpora import legacy_fingerprint
+
+    cache, source = tmp_path / "cache", tmp_path / "source.txt"
+    source.write_text("ok")
+    first = ensure_corpus(cache, 1, 0, source, synth_module=fake_generator, log=lambda m: None)
+    generated = first.info["generated_at"]
+    st = source.stat()
+    os.utime(source, (st.st_atime, st.st_mtime + 3600))  # ../shared provisioned again: new mtime
+    again = ensure_corpus(cache, 1, 0, source, synth_module=fake_generator, log=lambda m: None)
+    assert again.info["generated_at"] == generated and again.info["fingerprint"] == first.info["fingerprint"]
+    # A corpus stamped the old way (path, size, mtime) by this generator is restamped, not regenerated.
+    marker = corpus_dir(cache, 1, 0) / MARKER
+    info = json.loads(marker.read_text())
+    info["fingerprint"] = legacy_fingerprint(fake_generator, source)
+    marker.write_text(json.dumps(info))
+    kept = ensure_corpus(cache, 1, 0, source, synth_module=fake_generator, log=lambda m: None)
+    assert kept.info["generated_at"] == generated and kept.info["fingerprint"] == first.info["fingerprint"]
+    assert json.loads(marker.read_text())["legacy_fingerprint"] == info["fingerprint"]
