@@ -142,25 +142,24 @@ def _match_words_bytes(text: pa.Array) -> Words | None:
     return Words(normalized, token_offsets, tokens)
 
 
-def _match_beyond_ascii(data: np.ndarray, offsets: np.ndarray, beyond: np.ndarray, word: np.ndarray,
-                        out: np.ndarray) -> bool:
-    """Classify and lower-case, in place in `word` and `out`, the characters of more than one byte
-    (`beyond`: the positions of their bytes), once per distinct character, with the Arrow kernels
-    `_normalize_regex` uses; False when the bytes are not valid UTF-8 or a letter's lower case has
-    another byte length."""
+def distinct_chars(data: np.ndarray, offsets: np.ndarray, beyond: np.ndarray):
+    """The characters of more than one byte of UTF-8 texts (`data`, cut at `offsets`; `beyond`: the
+    positions of their bytes, ascending): (lead byte of each, its size in bytes, which distinct
+    character it is, the distinct characters as a string array); None when the bytes are not
+    valid UTF-8 or a character is cut by the end of its text."""
     first = data[beyond] >= 0xC0
     leads = beyond[first]
     lead_bytes = data[leads]
     if (lead_bytes >= 0xF8).any():
-        return False
+        return None
     size = 2 + (lead_bytes >= 0xE0) + (lead_bytes >= 0xF0)
     if int(size.sum()) != len(beyond):
-        return False
+        return None
     within = np.arange(len(beyond)) - np.repeat(np.cumsum(size) - size, size)
     if not np.array_equal(np.repeat(leads, size) + within, beyond):
-        return False  # a lead byte not followed by its continuation bytes, or a stray one
+        return None  # a lead byte not followed by its continuation bytes, or a stray one
     if not np.array_equal(np.searchsorted(offsets, leads, "right"), np.searchsorted(offsets, leads + size - 1, "right")):
-        return False  # a character cut by the end of its text
+        return None  # a character cut by the end of its text
     # Each character as up to four bytes in one integer, for finding the distinct ones.
     key = np.zeros(len(leads), np.uint32)
     for k in range(4):
@@ -175,7 +174,21 @@ def _match_beyond_ascii(data: np.ndarray, offsets: np.ndarray, beyond: np.ndarra
     try:
         chars.validate(full=True)  # overlong forms, surrogates, beyond U+10FFFF
     except pa.ArrowInvalid:
+        return None
+    return leads, size, which, chars
+
+
+def _match_beyond_ascii(data: np.ndarray, offsets: np.ndarray, beyond: np.ndarray, word: np.ndarray,
+                        out: np.ndarray) -> bool:
+    """Classify and lower-case, in place in `word` and `out`, the characters of more than one byte
+    (`beyond`: the positions of their bytes), once per distinct character, with the Arrow kernels
+    `_normalize_regex` uses; False when the bytes are not valid UTF-8 or a letter's lower case has
+    another byte length."""
+    found = distinct_chars(data, offsets, beyond)
+    if found is None:
         return False
+    leads, size, which, chars = found
+    distinct_size = pc.binary_length(chars).to_numpy().astype(np.int64)
     lower = pc.utf8_lower(chars)
     is_word = pc.match_substring_regex(lower, r"[\pL\pN]").to_numpy(zero_copy_only=False)
     lower_size = pc.binary_length(lower).to_numpy().astype(np.int64)
