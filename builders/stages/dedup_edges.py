@@ -149,7 +149,20 @@ def verify_signatures(sig_a: np.ndarray, sig_b: np.ndarray, size_a: np.ndarray, 
     their Jaccard similarity is at least half the threshold: |A∩B| = J(|A|+|B|)/(1+J) from the
     Jaccard estimate J and the shingle counts.
     """
-    jaccard = (sig_a == sig_b).mean(axis=1)
+    return judge_jaccard((sig_a == sig_b).mean(axis=1), size_a, size_b, threshold, containment, floor)
+
+
+def agreement(store, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Share of permutations on which the signatures of x and y agree (float64: their Jaccard
+    estimate); from the store's own `agreement` when it has one (a StoreView computes each
+    pair's once, however many producers ask)."""
+    own = getattr(store, "agreement", None)
+    return own(x, y) if own is not None else (store.signatures(x) == store.signatures(y)).mean(axis=1)
+
+
+def judge_jaccard(jaccard: np.ndarray, size_a: np.ndarray, size_b: np.ndarray, threshold: float,
+                  containment: float | None, floor: float = CONTAINMENT_JACCARD_FLOOR) -> np.ndarray:
+    """`verify_signatures` from the pairs' Jaccard estimates."""
     ok = jaccard >= threshold
     if containment is not None:
         size_a, size_b = size_a.astype(np.float64), size_b.astype(np.float64)
@@ -221,9 +234,8 @@ class MinHash(EdgeProducer):
         out = np.empty(len(a), np.float32)
         for lo in range(0, len(a), _EDGE_BLOCK):
             x, y = a[lo : lo + _EDGE_BLOCK], b[lo : lo + _EDGE_BLOCK]
-            sim = verify_signatures(
-                store.signatures(x), store.signatures(y), store.info(x, "shingles"), store.info(y, "shingles"),
-                mh.threshold, containment, CONTAINMENT_JACCARD_FLOOR * floor)
+            sim = judge_jaccard(agreement(store, x, y), store.info(x, "shingles"), store.info(y, "shingles"),
+                                mh.threshold, containment, CONTAINMENT_JACCARD_FLOOR * floor)
             # A copy found by containment alone must name what its original names.
             weak = ~np.isnan(sim) & (sim < mh.threshold)
             if weak.any():
@@ -312,7 +324,7 @@ class Lead(VerifyOnly):
             size_x, size_y = store.info(x, "shingles").astype(np.float64), store.info(y, "shingles").astype(np.float64)
             # The whole texts must overlap too: two stories that open with the same paragraph
             # (an update, a story rewritten around an agency's lead) share little after it.
-            whole = (store.signatures(x) == store.signatures(y)).mean(axis=1)
+            whole = agreement(store, x, y)
             contained = whole * (size_x + size_y) / (1 + whole) / np.maximum(np.minimum(size_x, size_y), 1)
             ok = (jaccard >= config.minhash.lead * factor) & (contained >= LEAD_CONTAINMENT * factor)
             ok &= (size_x > 0) & (size_y > 0)
@@ -415,7 +427,7 @@ class Anchored(VerifyOnly):
         out = np.empty(len(a), np.float32)
         for lo in range(0, len(a), _EDGE_BLOCK):
             x, y = a[lo : lo + _EDGE_BLOCK], b[lo : lo + _EDGE_BLOCK]
-            whole = (store.signatures(x) == store.signatures(y)).mean(axis=1)
+            whole = agreement(store, x, y)
             ok = same_anchors(store, x, y, WEAK_ANCHOR_CONFLICTS, ANCHORS_SHARED)
             ok &= (store.info(x, "shingles") > 0) & (store.info(y, "shingles") > 0)
             out[lo : lo + _EDGE_BLOCK] = np.where(ok, whole, np.nan)
@@ -427,7 +439,7 @@ class Anchored(VerifyOnly):
         for lo in range(0, len(a), _EDGE_BLOCK):
             x, y = a[lo : lo + _EDGE_BLOCK], b[lo : lo + _EDGE_BLOCK]
             size_x, size_y = store.info(x, "shingles").astype(np.float64), store.info(y, "shingles").astype(np.float64)
-            whole = (store.signatures(x) == store.signatures(y)).mean(axis=1)
+            whole = agreement(store, x, y)
             contained = whole * (size_x + size_y) / (1 + whole) / np.maximum(np.minimum(size_x, size_y), 1)
             smaller = np.minimum(size_x, size_y)
             ok = contained >= config.minhash.anchored * factor

@@ -235,9 +235,45 @@ class StoreView:
         self.store, self.docs = store, np.asarray(docs, dtype=np.int64)
         self.num_perm, self.lead_perms, self.anchor_words = store.num_perm, store.lead_perms, store.anchor_words
         self._data: dict[str, np.ndarray] = {}
+        self._pairs: tuple | None = None  # (codes of the pairs to judge, sorted; their agreement or None)
 
     def local(self, idx: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.docs, np.asarray(idx, dtype=np.int64))
+
+    def pairs(self, x: np.ndarray, y: np.ndarray) -> None:
+        """The pairs (local numbers) about to be judged: their signatures' agreement is computed
+        once for all of them, when a producer first asks (`agreement`), not once per producer."""
+        self._pairs = (np.asarray(x, np.int64) * len(self.docs) + np.asarray(y, np.int64), None)
+
+    def agreement(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Share of permutations on which the signatures of x and y agree (as
+        `(signatures(x) == signatures(y)).mean(axis=1)`, the same float64 values)."""
+        x, y = np.asarray(x, np.int64), np.asarray(y, np.int64)
+        if self._pairs is None:
+            return self._agreement(x, y)
+        codes, values = self._pairs
+        if values is None:
+            if len(codes) > 1 and not (codes[1:] > codes[:-1]).all():  # a verify task's come sorted
+                codes = distinct(codes)
+            values = self._agreement(codes // len(self.docs), codes % len(self.docs))
+            self._pairs = (codes, values)
+        want = x * len(self.docs) + y
+        at = np.minimum(np.searchsorted(codes, want), max(len(codes) - 1, 0))
+        found = codes[at] == want if len(codes) else np.zeros(len(want), bool)
+        if found.all():
+            return values[at]
+        out = np.empty(len(want))
+        out[found] = values[at[found]]
+        out[~found] = self._agreement(x[~found], y[~found])
+        return out
+
+    def _agreement(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        sig = self._get("sig", self.num_perm, np.uint32)
+        out = np.empty(len(x))
+        for lo in range(0, len(x), VERIFY_BLOCK):
+            hi = lo + VERIFY_BLOCK
+            out[lo:hi] = np.count_nonzero(sig[x[lo:hi]] == sig[y[lo:hi]], axis=1) / sig.shape[1]
+        return out
 
     def _get(self, name: str, width: int, dtype) -> np.ndarray:
         if name not in self._data:
@@ -453,6 +489,7 @@ def verify_pairs(store: "Store", a: np.ndarray, b: np.ndarray, config: DedupConf
         hi = min(lo + VERIFY_BLOCK, len(a))
         view = store.view(distinct(np.r_[a[lo:hi], b[lo:hi]]))
         la, lb = view.local(a[lo:hi]), view.local(b[lo:hi])
+        view.pairs(la, lb)
         for p, name in enumerate(producers):
             todo = np.flatnonzero(how[lo:hi] < 0)
             if not len(todo):
