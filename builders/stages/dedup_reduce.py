@@ -452,16 +452,16 @@ def candidates(band, key, doc, rank, n_index) -> tuple[np.ndarray, np.ndarray]:
     document with the first of its key group by rank, and with the one just before it."""
     if len(key) < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    order = np.lexsort((rank, key, band))
-    band_s, key_s = band[order], key[order]
-    starts = np.r_[True, (band_s[1:] != band_s[:-1]) | (key_s[1:] != key_s[:-1])]
-    del band_s, key_s
-    head = order[np.flatnonzero(starts)[np.cumsum(starts) - 1]]
+    order, starts = group_order(band, key, rank)
+    # In group order: each row's document, its group's first and the one before it.
+    doc_s = doc[order]
+    del order
+    head = doc_s[np.flatnonzero(starts)][np.cumsum(starts) - 1]
     link = ~starts
-    previous = np.r_[-1, order[:-1]]
-    second = link & (previous != head)
-    x = np.r_[doc[order[link]], doc[order[second]]]
-    y = np.r_[doc[head[link]], doc[previous[second]]]
+    second = link.copy()  # the row before is not its group's first
+    second[1:] &= ~starts[:-1]
+    x = np.r_[doc_s[link], doc_s[second]]
+    y = np.r_[head[link], doc_s[np.flatnonzero(second) - 1]]
     a, b = np.minimum(x, y), np.maximum(x, y)
     keep = (a != b) & (b >= n_index)
     if not keep.any():
@@ -474,6 +474,49 @@ def candidates(band, key, doc, rank, n_index) -> tuple[np.ndarray, np.ndarray]:
         return code // span, code % span
     pairs = np.unique(np.stack([a, b], axis=1), axis=0)
     return pairs[:, 0].copy(), pairs[:, 1].copy()
+
+
+_GROUP_MIX = np.uint64(0xD6E8FEB86659FD93)
+
+
+def group_order(band: np.ndarray, key: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An order of the rows that puts each (band, key) group together, its rows by rank then
+    position, as `np.lexsort((rank, key, band))` does (the groups in another order); and where
+    each group starts in it (bool).
+
+    When the rows come by rank (a build's own keys, shard after shard), one sort of one uint64
+    per row does it, a hash of (band, key) in the high bits and the row in the low ones: twice as
+    fast as the three-key lexsort. Groups whose hashes agree in the high bits are interleaved then;
+    those few runs are put in order by the lexsort of their rows alone."""
+    n = len(key)
+    if n >= 2**40 or not (rank[1:] >= rank[:-1]).all():
+        order = np.lexsort((rank, key, band))
+        band_s, key_s = band[order], key[order]
+        return order, np.r_[True, (band_s[1:] != band_s[:-1]) | (key_s[1:] != key_s[:-1])]
+    bits = np.uint64(max(1, int(n - 1).bit_length()))
+    low = np.uint64((1 << int(bits)) - 1)
+    with np.errstate(over="ignore"):
+        packed = _mix64(key ^ (band.astype(np.uint64) * _GROUP_MIX))
+    packed &= ~low
+    packed |= np.arange(n, dtype=np.uint64)
+    packed.sort()
+    order = (packed & low).astype(np.int64)
+    packed >>= bits
+    same_hash = packed[1:] == packed[:-1]
+    del packed
+    band_s, key_s = band[order], key[order]
+    differ = (band_s[1:] != band_s[:-1]) | (key_s[1:] != key_s[:-1])
+    mixed = same_hash & differ
+    if mixed.any():
+        run = np.cumsum(np.r_[True, ~same_hash]) - 1
+        bad = np.zeros(run[-1] + 1, bool)
+        bad[run[1:][mixed]] = True
+        at = np.flatnonzero(bad[run])
+        rows = order[at]
+        order[at] = rows[np.lexsort((rows, key[rows], band[rows], run[at]))]
+        band_s[at], key_s[at] = band[order[at]], key[order[at]]
+        differ = (band_s[1:] != band_s[:-1]) | (key_s[1:] != key_s[:-1])
+    return order, np.r_[True, differ]
 
 
 def verify_pairs(store: "Store", a: np.ndarray, b: np.ndarray, config: DedupConfig,
