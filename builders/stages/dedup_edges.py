@@ -259,11 +259,15 @@ def same_anchors(store, x: np.ndarray, y: np.ndarray, allowed: float | None = No
     if not store.anchor_words:
         return np.ones(len(x), bool)
     allowed = ANCHOR_CONFLICTS if allowed is None else allowed
-    bits_x, bits_y = store.anchors(x), store.anchors(y)
-    x_smaller = (store.info(x, "length") <= store.info(y, "length"))[:, None]
-    small, large = np.where(x_smaller, bits_x, bits_y), np.where(x_smaller, bits_y, bits_x)
-    common = anchors.shared(small, large)
-    differ = anchors.conflicts(small, large)
+    counts = getattr(store, "anchor_counts", None)
+    if counts is not None:  # a StoreView: each pair's counted once, whichever rule asks
+        common, differ, _, _ = counts(x, y)
+    else:
+        bits_x, bits_y = store.anchors(x), store.anchors(y)
+        x_smaller = (store.info(x, "length") <= store.info(y, "length"))[:, None]
+        small, large = np.where(x_smaller, bits_x, bits_y), np.where(x_smaller, bits_y, bits_x)
+        common = anchors.shared(small, large)
+        differ = anchors.conflicts(small, large)
     ok = (common >= least) & (differ <= allowed * common)
     if capped:
         ok &= differ <= (ANCHOR_CONFLICTS_MAX if allowed <= ANCHOR_CONFLICTS else RELAXED_ANCHOR_CONFLICTS_MAX)
@@ -277,6 +281,10 @@ def opens_inside(store, x: np.ndarray, y: np.ndarray, larger: bool = False) -> n
     keeps no anchors."""
     if not store.anchor_words:
         return np.ones(len(x), bool)
+    counts = getattr(store, "anchor_counts", None)
+    if counts is not None:
+        _, _, inside, outside = counts(x, y)
+        return (outside if larger else inside) >= OPENING_MATCHES
     rec_x, rec_y = store.anchors(x), store.anchors(y)
     x_smaller = (store.info(x, "length") <= store.info(y, "length"))[:, None]
     small, large = np.where(x_smaller, rec_x, rec_y), np.where(x_smaller, rec_y, rec_x)

@@ -235,44 +235,76 @@ class StoreView:
         self.store, self.docs = store, np.asarray(docs, dtype=np.int64)
         self.num_perm, self.lead_perms, self.anchor_words = store.num_perm, store.lead_perms, store.anchor_words
         self._data: dict[str, np.ndarray] = {}
-        self._pairs: tuple | None = None  # (codes of the pairs to judge, sorted; their agreement or None)
+        #: The pairs about to be judged (`pairs`) as sorted codes, and what was computed for all of them.
+        self._codes: np.ndarray | None = None
+        self._memo: dict[str, tuple[np.ndarray, ...]] = {}
 
     def local(self, idx: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.docs, np.asarray(idx, dtype=np.int64))
 
     def pairs(self, x: np.ndarray, y: np.ndarray) -> None:
-        """The pairs (local numbers) about to be judged: their signatures' agreement is computed
-        once for all of them, when a producer first asks (`agreement`), not once per producer."""
-        self._pairs = (np.asarray(x, np.int64) * len(self.docs) + np.asarray(y, np.int64), None)
+        """The pairs (local numbers) about to be judged: what several producers ask of a pair (the
+        signatures' agreement, the anchors' counts) is computed once for all of them, when first
+        asked, not once per producer."""
+        codes = np.asarray(x, np.int64) * len(self.docs) + np.asarray(y, np.int64)
+        if len(codes) > 1 and not (codes[1:] > codes[:-1]).all():  # a verify task's come sorted
+            codes = distinct(codes)
+        self._codes, self._memo = codes, {}
 
-    def agreement(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Share of permutations on which the signatures of x and y agree (as
-        `(signatures(x) == signatures(y)).mean(axis=1)`, the same float64 values)."""
+    def _per_pair(self, name: str, compute, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+        """compute(x, y) (a tuple of per-pair arrays) for these pairs: looked up among the block's
+        pairs, computed for all of those at the first ask."""
         x, y = np.asarray(x, np.int64), np.asarray(y, np.int64)
-        if self._pairs is None:
-            return self._agreement(x, y)
-        codes, values = self._pairs
-        if values is None:
-            if len(codes) > 1 and not (codes[1:] > codes[:-1]).all():  # a verify task's come sorted
-                codes = distinct(codes)
-            values = self._agreement(codes // len(self.docs), codes % len(self.docs))
-            self._pairs = (codes, values)
+        codes = self._codes
+        if codes is None:
+            return compute(x, y)
+        if name not in self._memo:
+            self._memo[name] = compute(codes // len(self.docs), codes % len(self.docs))
+        values = self._memo[name]
         want = x * len(self.docs) + y
         at = np.minimum(np.searchsorted(codes, want), max(len(codes) - 1, 0))
         found = codes[at] == want if len(codes) else np.zeros(len(want), bool)
         if found.all():
-            return values[at]
-        out = np.empty(len(want))
-        out[found] = values[at[found]]
-        out[~found] = self._agreement(x[~found], y[~found])
+            return tuple(v[at] for v in values)
+        rest = compute(x[~found], y[~found])
+        out = tuple(np.empty(len(want), v.dtype) for v in values)
+        for o, v, r in zip(out, values, rest):
+            o[found], o[~found] = v[at[found]], r
         return out
 
-    def _agreement(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def agreement(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Share of permutations on which the signatures of x and y agree (as
+        `(signatures(x) == signatures(y)).mean(axis=1)`, the same float64 values)."""
+        return self._per_pair("agreement", self._agreement, x, y)[0]
+
+    def anchor_counts(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Per pair, with the smaller text (by characters) first: anchors shared, anchors of the
+        smaller the larger lacks, sketch values of the smaller's opening in the larger's region,
+        and of the larger's opening in the smaller's region (`dedup_edges.same_anchors`,
+        `dedup_edges.opens_inside`)."""
+        return self._per_pair("anchors", self._anchor_counts, x, y)
+
+    def _agreement(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray]:
         sig = self._get("sig", self.num_perm, np.uint32)
         out = np.empty(len(x))
         for lo in range(0, len(x), VERIFY_BLOCK):
             hi = lo + VERIFY_BLOCK
             out[lo:hi] = np.count_nonzero(sig[x[lo:hi]] == sig[y[lo:hi]], axis=1) / sig.shape[1]
+        return (out,)
+
+    def _anchor_counts(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+        from builders.text import anchors
+
+        out = tuple(np.empty(len(x), np.int64) for _ in range(4))
+        for lo in range(0, len(x), VERIFY_BLOCK):
+            hi = lo + VERIFY_BLOCK
+            bx, by = self.anchors(x[lo:hi]), self.anchors(y[lo:hi])
+            x_smaller = (self.info(x[lo:hi], "length") <= self.info(y[lo:hi], "length"))[:, None]
+            small, large = np.where(x_smaller, bx, by), np.where(x_smaller, by, bx)
+            out[0][lo:hi] = anchors.shared(small, large)
+            out[1][lo:hi] = anchors.conflicts(small, large)
+            out[2][lo:hi] = anchors.opens_inside(small, large)
+            out[3][lo:hi] = anchors.opens_inside(large, small)
         return out
 
     def _get(self, name: str, width: int, dtype) -> np.ndarray:
