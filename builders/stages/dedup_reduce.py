@@ -350,32 +350,38 @@ class ScatterTask:
         n = source.metadata.num_rows
         folder = Path(self.group)
         folder.mkdir(parents=True, exist_ok=True)
-        sig = np.lib.format.open_memmap(folder / "sig.npy", "w+", np.uint32, (n, self.num_perm)) if self.num_perm else None
-        info = np.lib.format.open_memmap(folder / "info.npy", "w+", np.int64, (n, len(INFO)))
-        lead = np.lib.format.open_memmap(folder / "lead.npy", "w+", np.uint32, (n, self.lead_perms)) \
-            if self.lead_perms else None
-        bits = np.lib.format.open_memmap(folder / "anchors.npy", "w+", np.uint64, (n, self.anchor_words)) \
-            if self.anchor_words else None
+        # Each array file written batch after batch behind its .npy header (plain appends: a
+        # memory-mapped file cost page faults to fill and an msync to flush).
+        arrays = {"info": (np.int64, len(INFO))}
+        if self.num_perm:
+            arrays["sig"] = (np.uint32, self.num_perm)
+        if self.lead_perms:
+            arrays["lead"] = (np.uint32, self.lead_perms)
+        if self.anchor_words:
+            arrays["anchors"] = (np.uint64, self.anchor_words)
+        files = {}
         writers: dict[int, pq.ParquetWriter] = {}
         meta = None
         row = 0
         try:
+            for name, (dtype, width) in arrays.items():
+                files[name] = open(folder / f"{name}.npy", "wb")
+                np.lib.format.write_array_header_1_0(
+                    files[name], {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+                                  "shape": (n, width)})
             for batch in source.iter_batches(batch_size=self.batch_rows):
                 t = pa.Table.from_batches([batch])
                 k = t.num_rows
                 ords = t.column(ORD).to_numpy()
                 dates = t.column("date").cast(pa.int64()).fill_null(NO_DATE).to_numpy()
-                info[row : row + k] = np.column_stack([
+                files["info"].write(np.column_stack([
                     ords, t.column("exact").to_numpy().view(np.int64), t.column("shingles").to_numpy().astype(np.int64),
                     t.column("length").to_numpy(), dates, t.column("words").to_numpy(),
-                    t.column("opening").to_numpy().view(np.int64)])
-                if sig is not None:
-                    sig[row : row + k] = t.column("signature").combine_chunks().flatten().to_numpy().reshape(k, self.num_perm)
-                if lead is not None:
-                    lead[row : row + k] = t.column("lead").combine_chunks().flatten().to_numpy().reshape(k, self.lead_perms)
-                if bits is not None:
-                    bits[row : row + k] = t.column("anchors").combine_chunks().flatten().to_numpy().reshape(
-                        k, self.anchor_words)
+                    t.column("opening").to_numpy().view(np.int64)]).astype(np.int64, copy=False).tobytes())
+                for name, column in (("sig", "signature"), ("lead", "lead"), ("anchors", "anchors")):
+                    if name in files:
+                        values = t.column(column).combine_chunks().flatten().to_numpy()
+                        files[name].write(values.astype(arrays[name][0], copy=False).tobytes())
                 m = t.select(list(META_COLUMNS))
                 if meta is None:
                     meta = pq.ParquetWriter(folder / "meta.parquet", m.schema)
@@ -401,10 +407,10 @@ class ScatterTask:
                 w.close()
             if meta is not None:
                 meta.close()
-            for array in (sig, lead, bits):
-                if array is not None:
-                    array.flush()
-            info.flush()
+            for f in files.values():
+                f.close()
+        if row != n:
+            raise RuntimeError(f"{self.summary}: read {row} rows, its metadata says {n}")
         return n
 
 
