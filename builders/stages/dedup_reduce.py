@@ -87,6 +87,15 @@ def distinct(x: np.ndarray) -> np.ndarray:
     return x[np.r_[True, x[1:] != x[:-1]]] if len(x) else x
 
 
+def distinct_repeated(x: np.ndarray) -> np.ndarray:
+    """`distinct` of integers most of which repeat (candidate pairs: a pair of copies comes from
+    every band they share): the distinct values found by hashing (pandas), then only those sorted;
+    twice as fast there, slower on values that are mostly distinct."""
+    import pandas as pd  # here, not at the top, as in builders.stages.dedup.hash_strings
+
+    return np.sort(pd.unique(x)) if len(x) else x
+
+
 def distinct_inverse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`np.unique(x, return_inverse=True)` of a 1-D array, by sorting."""
     order = np.argsort(x, kind="stable")
@@ -470,7 +479,7 @@ class VerifyTask:
 
     def run(self) -> int:
         codes = [pq.read_table(f).column("pair").to_numpy() for f in self.files]
-        code = distinct(np.concatenate(codes)) if codes else np.empty(0, np.int64)
+        code = distinct_repeated(np.concatenate(codes)) if codes else np.empty(0, np.int64)
         del codes
         span = np.int64(max(self.store.total, 1))
         a, b = code // span, code % span
@@ -508,7 +517,7 @@ def candidates(band, key, doc, rank, n_index) -> tuple[np.ndarray, np.ndarray]:
     # Distinct pairs as one int64 each (a sort of one column is several times faster than unique rows).
     span = np.int64(b.max()) + 1
     if int(a.max()) * int(span) + int(span) < 2**63:
-        code = distinct(a * span + b)
+        code = distinct_repeated(a * span + b)
         return code // span, code % span
     pairs = np.unique(np.stack([a, b], axis=1), axis=0)
     return pairs[:, 0].copy(), pairs[:, 1].copy()
