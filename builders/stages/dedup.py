@@ -327,8 +327,10 @@ class Dedup(CorpusStep):
     resumes_within = True
     #: Dictionaries only for the columns that repeat: on the hashes, signatures and keys Parquet's
     #: default dictionary is built and dropped for every column chunk, three quarters of writing
-    #: the map's output (1.2 s of CPU at 100k benchmark pages; 0.36 s without).
-    summary_parquet = {"use_dictionary": ["source", "agency"]}
+    #: the map's output (1.2 s of CPU at 100k benchmark pages; 0.36 s without). No compression:
+    #: signatures, hashes and keys are random bits (Snappy won a sixth of a scratch file, for a
+    #: quarter of its writing and reading time).
+    summary_parquet = {"use_dictionary": ["source", "agency"], "compression": "none"}
 
     def __init__(self, config: DedupConfig, min_words: int = 0) -> None:
         self.config = config
