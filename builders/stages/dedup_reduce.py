@@ -109,6 +109,8 @@ def distinct_inverse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def split_by(part: np.ndarray):
     """(partition, positions of its rows in their order) of each partition that has rows, in
     partition order."""
+    if len(part) and 0 <= part.min() and part.max() < 2**16:
+        part = part.astype(np.uint16)  # a stable sort of 16-bit values is a radix sort: several times faster
     order = np.argsort(part, kind="stable")
     ordered = part[order]
     bounds = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1], True]) if len(part) else np.zeros(1, np.int64)
