@@ -118,13 +118,14 @@ def _match_words_bytes(text: pa.Array) -> Words | None:
         return None
     # Words are runs of word bytes, cut where one text ends and the next begins.
     edge = np.diff(word.view(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
-    inner = np.unique(offsets[1:-1])  # once each: empty texts share their offset with the next
+    inner = offsets[1:-1]
     inner = inner[(inner > 0) & (inner < len(data))]
     cut = inner[word[inner - 1] & word[inner]]
     if len(cut):
-        starts = np.insert(starts, np.searchsorted(starts, cut), cut)
-        ends = np.insert(ends, np.searchsorted(ends, cut), cut)
+        edge[cut] = 2  # one word ends and the next starts here
+        starts, ends = np.flatnonzero(edge > 0), np.flatnonzero((edge == -1) | (edge == 2))
+    else:
+        starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
     token_offsets = np.searchsorted(starts, offsets)
     # Kept: every word byte, and the first byte after each word but a text's last (a space).
     follows = np.ones(len(starts), bool)
