@@ -533,24 +533,21 @@ def group_order(band: np.ndarray, key: np.ndarray, rank: np.ndarray) -> tuple[np
     position, as `np.lexsort((rank, key, band))` does (the groups in another order); and where
     each group starts in it (bool).
 
-    When the rows come by rank (a build's own keys, shard after shard), one sort of one uint64
-    per row does it, a hash of (band, key) in the high bits and the row in the low ones: twice as
-    fast as the three-key lexsort. Groups whose hashes agree in the high bits are interleaved then;
-    those few runs are put in order by the lexsort of their rows alone."""
-    n = len(key)
-    if n >= 2**40 or not (rank[1:] >= rank[:-1]).all():
+    When the rows come by rank (a build's own keys, shard after shard), they are sorted by 32 bits
+    of a hash of (band, key) in two stable passes of 16 bits (numpy sorts 16-bit values by radix),
+    which keeps each group's rows in their order: faster than the three-key lexsort, or than one
+    sort of 64-bit values. Groups whose hashes agree in those bits are interleaved then (tens in a
+    million rows); those runs are put in order by the lexsort of their rows alone."""
+    if not (rank[1:] >= rank[:-1]).all():
         order = np.lexsort((rank, key, band))
         band_s, key_s = band[order], key[order]
         return order, np.r_[True, (band_s[1:] != band_s[:-1]) | (key_s[1:] != key_s[:-1])]
-    bits = np.uint64(max(1, int(n - 1).bit_length()))
-    low = np.uint64((1 << int(bits)) - 1)
     with np.errstate(over="ignore"):
-        packed = _mix64(key ^ (band.astype(np.uint64) * _GROUP_MIX))
-    packed &= ~low
-    packed |= np.arange(n, dtype=np.uint64)
-    packed.sort()
-    order = (packed & low).astype(np.int64)
-    packed >>= bits
+        top = _mix64(key ^ (band.astype(np.uint64) * _GROUP_MIX)) >> np.uint64(32)
+    order = np.argsort(top.astype(np.uint16), kind="stable")
+    order = order[np.argsort((top >> np.uint64(16)).astype(np.uint16)[order], kind="stable")]
+    packed = top[order]
+    del top
     same_hash = packed[1:] == packed[:-1]
     del packed
     band_s, key_s = band[order], key[order]
