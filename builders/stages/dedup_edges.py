@@ -328,7 +328,8 @@ class Lead(VerifyOnly):
         out = np.empty(len(a), np.float32)
         for lo in range(0, len(a), _EDGE_BLOCK):
             x, y = a[lo : lo + _EDGE_BLOCK], b[lo : lo + _EDGE_BLOCK]
-            jaccard = (store.leads(x) == store.leads(y)).mean(axis=1)
+            lx, ly = store.leads(x), store.leads(y)
+            jaccard = minhash.agreeing(lx, ly) / lx.shape[1]  # the mean of equal values, as a count
             size_x, size_y = store.info(x, "shingles").astype(np.float64), store.info(y, "shingles").astype(np.float64)
             # The whole texts must overlap too: two stories that open with the same paragraph
             # (an update, a story rewritten around an agency's lead) share little after it.
@@ -518,7 +519,8 @@ class Opening(EdgeProducer):
             ok &= np.minimum(size_x, size_y) <= OPENING_MAX_SHINGLES
             lead_x = np.minimum(size_x, LEAD_SHINGLES).astype(np.float64)
             lead_y = np.minimum(size_y, LEAD_SHINGLES).astype(np.float64)
-            jaccard = (store.leads(x) == store.leads(y)).mean(axis=1)
+            lx, ly = store.leads(x), store.leads(y)
+            jaccard = minhash.agreeing(lx, ly) / lx.shape[1]  # the mean of equal values, as a count
             ok &= jaccard * (lead_x + lead_y) / (1 + jaccard) / np.maximum(np.minimum(lead_x, lead_y), 1) \
                 >= OPENING_CONTAINMENT
             ok &= same_anchors(store, x, y)

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 from builders.config import DedupConfig
 from builders.schema import ORD
 from builders.stages import dedup_edges as edges
-from builders.text.minhash import _mix64
+from builders.text.minhash import _mix64, agreeing
 
 #: Columns of a group's info.npy (int64 each): what verification and survivor rules need.
 INFO = ("rank", "exact", "shingles", "length", "date", "words", "opening")
@@ -300,7 +300,7 @@ class StoreView:
         out = np.empty(len(x))
         for lo in range(0, len(x), VERIFY_BLOCK):
             hi = lo + VERIFY_BLOCK
-            out[lo:hi] = np.count_nonzero(sig[x[lo:hi]] == sig[y[lo:hi]], axis=1) / sig.shape[1]
+            out[lo:hi] = agreeing(sig[x[lo:hi]], sig[y[lo:hi]]) / sig.shape[1]
         return (out,)
 
     def _anchor_counts(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -381,4 +381,6 @@ def opens_inside(small: np.ndarray, large: np.ndarray) -> np.ndarray:
     thousand rows has one by a 16-bit collision."""
     a = np.ascontiguousarray(small[:, BITMAP_WORDS : BITMAP_WORDS + SKETCH_WORDS]).view(np.uint16)
     b = np.ascontiguousarray(large[:, BITMAP_WORDS + SKETCH_WORDS :]).view(np.uint16)
-    return (a == b).sum(axis=1, dtype=np.int64)
+    from builders.text.minhash import agreeing
+
+    return agreeing(a, b)
