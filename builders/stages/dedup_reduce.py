@@ -192,15 +192,22 @@ class Store:
         if not len(idx):
             return out
         # Group by group in file order: each file's rows are read in ascending order, in one slice.
-        order = np.argsort(idx, kind="stable")
-        ordered = idx[order]
+        # A view's documents come sorted: their rows then go straight to their place in `out`.
+        ascending = bool((idx[1:] >= idx[:-1]).all())
+        order = None if ascending else np.argsort(idx, kind="stable")
+        ordered = idx if ascending else idx[order]
         bounds = np.searchsorted(ordered, self.starts)
         for g in np.flatnonzero(bounds[1:] > bounds[:-1]):
             lo, hi = bounds[g], bounds[g + 1]
             rows = ordered[lo:hi] - self.starts[g]
-            data = self._map(int(g), name)
-            out[order[lo:hi]] = data[rows, column] if column is not None else data[rows]
-            _release(data)
+            mapped = self._map(int(g), name)
+            data = mapped.view(np.ndarray)  # indexed as a plain array: np.memmap's indexing costs per call
+            if ascending and column is None:
+                np.take(data, rows, axis=0, out=out[lo:hi])
+            else:
+                out[slice(lo, hi) if ascending else order[lo:hi]] = data[rows, column] if column is not None else data[rows]
+            del data
+            _release(mapped)
         return out
 
     def view(self, docs: np.ndarray) -> "StoreView":
