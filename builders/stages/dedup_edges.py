@@ -29,7 +29,9 @@ CANDIDATE_FACTOR = 0.4
 LEAD_SHINGLES = 56
 #: Containment links need at least this fraction of the Jaccard threshold too.
 CONTAINMENT_JACCARD_FLOOR = 0.5
-_EDGE_BLOCK = 1 << 16
+#: Pairs a rule judges at once: the rows it gathers (two signatures, leads, anchors) stay in cache
+#: (4,096 pairs of 128-value signatures: 4 MB), about twice as fast as 65,536 at a time.
+_EDGE_BLOCK = 1 << 12
 #: A member corroborated by a verified member is checked against its survivor with these shares
 #: of `minhash.containment`, of the containment rule's Jaccard floor and of `minhash.lead`:
 #: two pieces of evidence (on the 10k hard benchmark: recall 0.71 -> 0.86, precision 0.9998).

@@ -76,6 +76,8 @@ PARTITION_ROWS = 2_000_000
 SCRATCH_PARQUET = {"use_dictionary": False, "compression": "none"}
 #: Pairs a producer judges at once: what one block's gathered signatures and anchors hold (~64 MB).
 VERIFY_BLOCK = 65_536
+#: Pairs whose rows are gathered and compared at once within a block: they stay in cache.
+CACHE_PAIRS = 4_096
 _PARTITION_MIX = np.uint64(0x9E3779B97F4A7C15)
 NO_DATE = np.iinfo(np.int64).max
 
@@ -305,8 +307,8 @@ class StoreView:
     def _agreement(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray]:
         sig = self._get("sig", self.num_perm, np.uint32)
         out = np.empty(len(x))
-        for lo in range(0, len(x), VERIFY_BLOCK):
-            hi = lo + VERIFY_BLOCK
+        for lo in range(0, len(x), CACHE_PAIRS):
+            hi = lo + CACHE_PAIRS
             out[lo:hi] = agreeing(sig[x[lo:hi]], sig[y[lo:hi]]) / sig.shape[1]
         return (out,)
 
@@ -314,8 +316,8 @@ class StoreView:
         from builders.text import anchors
 
         out = tuple(np.empty(len(x), np.int64) for _ in range(4))
-        for lo in range(0, len(x), VERIFY_BLOCK):
-            hi = lo + VERIFY_BLOCK
+        for lo in range(0, len(x), CACHE_PAIRS):
+            hi = lo + CACHE_PAIRS
             bx, by = self.anchors(x[lo:hi]), self.anchors(y[lo:hi])
             x_smaller = (self.info(x[lo:hi], "length") <= self.info(y[lo:hi], "length"))[:, None]
             small, large = np.where(x_smaller, bx, by), np.where(x_smaller, by, bx)
