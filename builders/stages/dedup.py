@@ -76,6 +76,8 @@ _WORD_BYTE[48:58] = _WORD_BYTE[65:91] = _WORD_BYTE[97:123] = True
 _MATCH_BYTE = np.full(256, 32, np.uint8)
 _MATCH_BYTE[_WORD_BYTE] = np.flatnonzero(_WORD_BYTE)
 _MATCH_BYTE[65:91] += 32
+#: The same as a translation table: bytes.translate maps a buffer four times as fast as numpy's indexing.
+_MATCH_TABLE = _MATCH_BYTE.tobytes()
 
 
 def match_words(text: pa.ChunkedArray | pa.Array) -> Words:
@@ -111,7 +113,7 @@ def _match_words_bytes(text: pa.Array) -> Words | None:
     lo, hi = int(offsets[0]), int(offsets[-1])
     offsets -= lo
     data = np.frombuffer(data_buffer, np.uint8)[lo:hi] if hi > lo else np.zeros(0, np.uint8)
-    out = _MATCH_BYTE[data]  # what each byte becomes if kept
+    out = np.frombuffer(bytearray(data).translate(_MATCH_TABLE), np.uint8)  # what each byte becomes if kept
     word = out != 32  # bytes of letters and digits (a letter or digit never becomes a space)
     beyond = np.flatnonzero(data >= 0x80)
     if len(beyond) and not _match_beyond_ascii(data, offsets, beyond, word, out):

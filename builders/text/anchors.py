@@ -191,6 +191,7 @@ def _known_flags(chars: pa.Array) -> np.ndarray:
 
 _ASCII_FLAGS = np.zeros(256, np.uint8)
 _ASCII_FLAGS[:128] = _char_flags(pa.array([chr(c) for c in range(128)], pa.string()))
+_ASCII_TABLE = _ASCII_FLAGS.tobytes()
 
 
 def _bitmaps_bytes(text: pa.Array) -> np.ndarray | None:
@@ -212,7 +213,9 @@ def _bitmaps_bytes(text: pa.Array) -> np.ndarray | None:
     if hi <= lo:
         return out
     data = np.frombuffer(data_buffer, np.uint8)[lo:hi]
-    flags = _ASCII_FLAGS[data]  # every byte of a character carries the character's flags
+    # Every byte of a character carries the character's flags (bytes.translate: a table lookup
+    # four times as fast as numpy's indexing).
+    flags = np.frombuffer(bytearray(data).translate(_ASCII_TABLE), np.uint8)
     beyond = np.flatnonzero(data >= 0x80)
     if len(beyond):
         found = distinct_chars(data, offsets, beyond)
