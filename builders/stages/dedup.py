@@ -252,13 +252,16 @@ class DedupFeatures:
             pa.field("words", pa.int64()),
             pa.field("opening", pa.uint64()),
         ]
+        # Rows of numbers as one fixed-size binary value each (their bytes; `tasks.unpack_rows`
+        # reads them back): Parquet writes and reads a list column element by element, with
+        # levels, four times slower.
         if self.config.minhash:
-            fields.append(pa.field("signature", pa.list_(pa.uint32(), self.config.minhash.num_perm)))
+            fields.append(pa.field("signature", pa.binary(4 * self.config.minhash.num_perm)))
         if self.lead_perms:
-            fields.append(pa.field("lead", pa.list_(pa.uint32(), self.lead_perms)))
+            fields.append(pa.field("lead", pa.binary(4 * self.lead_perms)))
         if self.anchor_words:
-            fields.append(pa.field("anchors", pa.list_(pa.uint64(), self.anchor_words)))
-        fields.append(pa.field("keys", pa.list_(pa.uint64(), self.width)))
+            fields.append(pa.field("anchors", pa.binary(8 * self.anchor_words)))
+        fields.append(pa.field("keys", pa.binary(8 * self.width)))
         return pa.schema(fields)
 
     def __call__(self, table: pa.Table) -> pa.Table:
@@ -292,12 +295,9 @@ class DedupFeatures:
             # rarely repeats within one article, and counting beats sorting every shingle.
             ctx.shingles = np.bincount(doc, minlength=n)
             ctx.shingle_hashes, ctx.shingle_doc = shingles, doc
-            columns["signature"] = pa.FixedSizeListArray.from_arrays(pa.array(ctx.signature.ravel(), pa.uint32()),
-                                                                     mh.num_perm)
+            columns["signature"] = tasks.pack_rows(ctx.signature.astype(np.uint32, copy=False))
             if self.lead_perms:
-                columns["lead"] = pa.FixedSizeListArray.from_arrays(
-                    pa.array(np.ascontiguousarray(ctx.lead_signature[:, : self.lead_perms]).ravel(), pa.uint32()),
-                    self.lead_perms)
+                columns["lead"] = tasks.pack_rows(ctx.lead_signature[:, : self.lead_perms].astype(np.uint32, copy=False))
         columns["shingles"] = pa.array(ctx.shingles, pa.int32())
         ctx.opening = edges.opening_keys(ctx) if mh else np.zeros(n, np.uint64)
         columns["opening"] = pa.array(ctx.opening, pa.uint64())
@@ -305,13 +305,12 @@ class DedupFeatures:
             # The opening sketches are MinHash over the same word 5-grams as the signature's.
             same = mh and mh.ngram == anchors.OPENING_NGRAM and ctx.shingle_hashes is not None
             ctx.anchors = anchors.anchor_bitmaps(table.column("text"), *((ctx.shingle_hashes, ctx.shingle_doc) if same else ()))
-            columns["anchors"] = pa.FixedSizeListArray.from_arrays(pa.array(ctx.anchors.ravel(), pa.uint64()),
-                                                                   self.anchor_words)
+            columns["anchors"] = tasks.pack_rows(ctx.anchors.astype(np.uint64, copy=False))
         keys = [edges.producer(name).keys(ctx, self.config) for name, _ in self.layout]
         keys = np.concatenate(keys, axis=1) if keys else np.zeros((n, 0), np.uint64)
         if keys.shape[1] < self.width:
             keys = np.concatenate([keys, np.zeros((n, self.width - keys.shape[1]), np.uint64)], axis=1)
-        columns["keys"] = pa.FixedSizeListArray.from_arrays(pa.array(keys.ravel(), pa.uint64()), self.width)
+        columns["keys"] = tasks.pack_rows(keys.astype(np.uint64, copy=False))
         return pa.table({f.name: columns[f.name] for f in self.schema()}, schema=self.schema())
 
 

@@ -120,6 +120,25 @@ def split_by(part: np.ndarray):
         yield int(ordered[lo]), order[lo:hi]
 
 
+def pack_rows(values: np.ndarray) -> pa.Array:
+    """A 2-D array of numbers as one fixed-size binary value per row (its bytes): how the dedup
+    map hands signatures, leads, anchors and keys on (`unpack_rows` reads them back)."""
+    values = np.ascontiguousarray(values)
+    width = values.shape[1] * values.itemsize
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(values), [None, pa.py_buffer(values)])
+
+
+def unpack_rows(column: pa.Array | pa.ChunkedArray, dtype) -> np.ndarray:
+    """The 2-D array (rows, values) of `dtype` that `pack_rows` packed (a copy)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    width = column.type.byte_width
+    data = np.frombuffer(column.buffers()[1], np.uint8)[column.offset * width : (column.offset + len(column)) * width]
+    if column.null_count:
+        raise ValueError("packed rows cannot be null")
+    return data.view(dtype).reshape(len(column), width // np.dtype(dtype).itemsize).copy()
+
+
 def run_task(task) -> object:
     return task.run()
 
@@ -400,15 +419,14 @@ class ScatterTask:
                     t.column("opening").to_numpy().view(np.int64)]).astype(np.int64, copy=False).tobytes())
                 for name, column in (("sig", "signature"), ("lead", "lead"), ("anchors", "anchors")):
                     if name in files:
-                        values = t.column(column).combine_chunks().flatten().to_numpy()
-                        files[name].write(values.astype(arrays[name][0], copy=False).tobytes())
+                        files[name].write(unpack_rows(t.column(column), arrays[name][0]).tobytes())
                 m = t.select(list(META_COLUMNS))
                 if meta is None:
                     meta = pq.ParquetWriter(folder / "meta.parquet", m.schema)
                 meta.write_table(m)
-                keys = t.column("keys").combine_chunks()
-                width = keys.type.list_size
-                key = keys.flatten().to_numpy()
+                keys = unpack_rows(t.column("keys"), np.uint64)
+                width = keys.shape[1]
+                key = keys.ravel()
                 band = np.tile(np.arange(width, dtype=np.int16), k)
                 doc = np.repeat(np.arange(self.base + row, self.base + row + k, dtype=np.int64), width)
                 rank = np.repeat(ords, width)
