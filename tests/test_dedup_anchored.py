@@ -245,5 +245,40 @@ def test_opening_sketches_from_the_maps_shingles_equal_those_computed_alone():
     config = DedupConfig()
     table = docs([(str(i), t or "", 1) for i, t in enumerate(texts)])
     table = table.set_column(table.schema.get_field_index("text"), "text", array)
-    mapped = DedupFeatures(config)(table).column("anchors").combine_chunks().flatten().to_numpy().reshape(len(texts), -1)
+    from builders.stages.dedup_reduce import unpack_rows
+
+    mapped = unpack_rows(DedupFeatures(config)(table).column("anchors"), np.uint64)
     assert np.array_equal(mapped, alone)
+
+
+# Characters that decide tokens and anchors: Unicode spaces and line breaks, openers, possessives,
+# commas in numbers, capitals and lower-case letters beyond ASCII, punctuation at a token's ends.
+_TRICKY = ["a", "b", "Z", "Ö", "é", "ß", "İ", "Σ", "ǅ", "0", "7", "١", ",", ";", "%", ")", "(", "[", '"', "'", "’", "“", "‘",
+           "s", "S", "-", ".", "\u2014", " ", " ", " ", "\t", "\n", "\n", "\r", "\u00a0", "\u2009", "\u3000", "\u0085",
+           "\u2028", "\x1c", "\u200b", "😀", "\x00"]
+
+
+def test_anchor_bitmaps_over_bytes_equal_the_kernels_definition():
+    """`_bitmaps` reads tokens and their tests off the UTF-8 bytes; `_bitmaps_kernels` (lines,
+    whitespace tokens, regular expressions per token) is the definition: the same bitmaps, for
+    news text and for strings built from the characters that decide tokens and anchors."""
+    from hypothesis import given, settings, strategies as st
+
+    words = st.text(alphabet=st.sampled_from(_TRICKY), max_size=12)
+    named = st.sampled_from(["Birchfield", "Reuters's", "Moreau’s", "(Kaur", "“Olsen", "1,200", "24,200,", "Zürich",
+                             "ÉCOLE", "it's", "'s", "''s"])
+    text = st.lists(st.one_of(words, named), max_size=20).map(" ".join)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(text, min_size=1, max_size=6))
+    def check(texts):
+        array = pa.array(texts, pa.string())
+        fast = anchors._bitmaps_bytes(array)
+        assert fast is not None
+        assert np.array_equal(fast, anchors._bitmaps_kernels(array))
+
+    check()
+    news = pa.array([BRIEF, COPY, MOULD, "", BRIEF.replace(" ", "\n"), article(3), "Ünïcödé Names in Zürich said 12,5 %"])
+    assert np.array_equal(anchors._bitmaps_bytes(news), anchors._bitmaps_kernels(news))
+    # A slice (offset into shared buffers) reads its own texts.
+    assert np.array_equal(anchors._bitmaps_bytes(news.slice(2, 4)), anchors._bitmaps_kernels(news.slice(2, 4)))

@@ -33,8 +33,9 @@ class TableStore:
         self.anchor_words = anchors.WORDS
 
     def _rows(self, name, idx):
-        column = self.table.column(name).combine_chunks()
-        return column.flatten().to_numpy().reshape(len(column), -1)[idx]
+        from builders.stages.dedup_reduce import unpack_rows
+
+        return unpack_rows(self.table.column(name), np.uint64 if name == "anchors" else np.uint32)[idx]
 
     def signatures(self, idx):
         return self._rows("signature", idx)

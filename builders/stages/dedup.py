@@ -76,6 +76,8 @@ _WORD_BYTE[48:58] = _WORD_BYTE[65:91] = _WORD_BYTE[97:123] = True
 _MATCH_BYTE = np.full(256, 32, np.uint8)
 _MATCH_BYTE[_WORD_BYTE] = np.flatnonzero(_WORD_BYTE)
 _MATCH_BYTE[65:91] += 32
+#: The same as a translation table: bytes.translate maps a buffer four times as fast as numpy's indexing.
+_MATCH_TABLE = _MATCH_BYTE.tobytes()
 
 
 def match_words(text: pa.ChunkedArray | pa.Array) -> Words:
@@ -111,20 +113,21 @@ def _match_words_bytes(text: pa.Array) -> Words | None:
     lo, hi = int(offsets[0]), int(offsets[-1])
     offsets -= lo
     data = np.frombuffer(data_buffer, np.uint8)[lo:hi] if hi > lo else np.zeros(0, np.uint8)
-    out = _MATCH_BYTE[data]  # what each byte becomes if kept
+    out = np.frombuffer(bytearray(data).translate(_MATCH_TABLE), np.uint8)  # what each byte becomes if kept
     word = out != 32  # bytes of letters and digits (a letter or digit never becomes a space)
     beyond = np.flatnonzero(data >= 0x80)
     if len(beyond) and not _match_beyond_ascii(data, offsets, beyond, word, out):
         return None
     # Words are runs of word bytes, cut where one text ends and the next begins.
     edge = np.diff(word.view(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
-    inner = np.unique(offsets[1:-1])  # once each: empty texts share their offset with the next
+    inner = offsets[1:-1]
     inner = inner[(inner > 0) & (inner < len(data))]
     cut = inner[word[inner - 1] & word[inner]]
     if len(cut):
-        starts = np.insert(starts, np.searchsorted(starts, cut), cut)
-        ends = np.insert(ends, np.searchsorted(ends, cut), cut)
+        edge[cut] = 2  # one word ends and the next starts here
+        starts, ends = np.flatnonzero(edge > 0), np.flatnonzero((edge == -1) | (edge == 2))
+    else:
+        starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
     token_offsets = np.searchsorted(starts, offsets)
     # Kept: every word byte, and the first byte after each word but a text's last (a space).
     follows = np.ones(len(starts), bool)
@@ -142,25 +145,24 @@ def _match_words_bytes(text: pa.Array) -> Words | None:
     return Words(normalized, token_offsets, tokens)
 
 
-def _match_beyond_ascii(data: np.ndarray, offsets: np.ndarray, beyond: np.ndarray, word: np.ndarray,
-                        out: np.ndarray) -> bool:
-    """Classify and lower-case, in place in `word` and `out`, the characters of more than one byte
-    (`beyond`: the positions of their bytes), once per distinct character, with the Arrow kernels
-    `_normalize_regex` uses; False when the bytes are not valid UTF-8 or a letter's lower case has
-    another byte length."""
+def distinct_chars(data: np.ndarray, offsets: np.ndarray, beyond: np.ndarray):
+    """The characters of more than one byte of UTF-8 texts (`data`, cut at `offsets`; `beyond`: the
+    positions of their bytes, ascending): (lead byte of each, its size in bytes, which distinct
+    character it is, the distinct characters as a string array); None when the bytes are not
+    valid UTF-8 or a character is cut by the end of its text."""
     first = data[beyond] >= 0xC0
     leads = beyond[first]
     lead_bytes = data[leads]
     if (lead_bytes >= 0xF8).any():
-        return False
+        return None
     size = 2 + (lead_bytes >= 0xE0) + (lead_bytes >= 0xF0)
     if int(size.sum()) != len(beyond):
-        return False
+        return None
     within = np.arange(len(beyond)) - np.repeat(np.cumsum(size) - size, size)
     if not np.array_equal(np.repeat(leads, size) + within, beyond):
-        return False  # a lead byte not followed by its continuation bytes, or a stray one
+        return None  # a lead byte not followed by its continuation bytes, or a stray one
     if not np.array_equal(np.searchsorted(offsets, leads, "right"), np.searchsorted(offsets, leads + size - 1, "right")):
-        return False  # a character cut by the end of its text
+        return None  # a character cut by the end of its text
     # Each character as up to four bytes in one integer, for finding the distinct ones.
     key = np.zeros(len(leads), np.uint32)
     for k in range(4):
@@ -175,7 +177,21 @@ def _match_beyond_ascii(data: np.ndarray, offsets: np.ndarray, beyond: np.ndarra
     try:
         chars.validate(full=True)  # overlong forms, surrogates, beyond U+10FFFF
     except pa.ArrowInvalid:
+        return None
+    return leads, size, which, chars
+
+
+def _match_beyond_ascii(data: np.ndarray, offsets: np.ndarray, beyond: np.ndarray, word: np.ndarray,
+                        out: np.ndarray) -> bool:
+    """Classify and lower-case, in place in `word` and `out`, the characters of more than one byte
+    (`beyond`: the positions of their bytes), once per distinct character, with the Arrow kernels
+    `_normalize_regex` uses; False when the bytes are not valid UTF-8 or a letter's lower case has
+    another byte length."""
+    found = distinct_chars(data, offsets, beyond)
+    if found is None:
         return False
+    leads, size, which, chars = found
+    distinct_size = pc.binary_length(chars).to_numpy().astype(np.int64)
     lower = pc.utf8_lower(chars)
     is_word = pc.match_substring_regex(lower, r"[\pL\pN]").to_numpy(zero_copy_only=False)
     lower_size = pc.binary_length(lower).to_numpy().astype(np.int64)
@@ -236,13 +252,16 @@ class DedupFeatures:
             pa.field("words", pa.int64()),
             pa.field("opening", pa.uint64()),
         ]
+        # Rows of numbers as one fixed-size binary value each (their bytes; `tasks.unpack_rows`
+        # reads them back): Parquet writes and reads a list column element by element, with
+        # levels, four times slower.
         if self.config.minhash:
-            fields.append(pa.field("signature", pa.list_(pa.uint32(), self.config.minhash.num_perm)))
+            fields.append(pa.field("signature", pa.binary(4 * self.config.minhash.num_perm)))
         if self.lead_perms:
-            fields.append(pa.field("lead", pa.list_(pa.uint32(), self.lead_perms)))
+            fields.append(pa.field("lead", pa.binary(4 * self.lead_perms)))
         if self.anchor_words:
-            fields.append(pa.field("anchors", pa.list_(pa.uint64(), self.anchor_words)))
-        fields.append(pa.field("keys", pa.list_(pa.uint64(), self.width)))
+            fields.append(pa.field("anchors", pa.binary(8 * self.anchor_words)))
+        fields.append(pa.field("keys", pa.binary(8 * self.width)))
         return pa.schema(fields)
 
     def __call__(self, table: pa.Table) -> pa.Table:
@@ -276,12 +295,9 @@ class DedupFeatures:
             # rarely repeats within one article, and counting beats sorting every shingle.
             ctx.shingles = np.bincount(doc, minlength=n)
             ctx.shingle_hashes, ctx.shingle_doc = shingles, doc
-            columns["signature"] = pa.FixedSizeListArray.from_arrays(pa.array(ctx.signature.ravel(), pa.uint32()),
-                                                                     mh.num_perm)
+            columns["signature"] = tasks.pack_rows(ctx.signature.astype(np.uint32, copy=False))
             if self.lead_perms:
-                columns["lead"] = pa.FixedSizeListArray.from_arrays(
-                    pa.array(np.ascontiguousarray(ctx.lead_signature[:, : self.lead_perms]).ravel(), pa.uint32()),
-                    self.lead_perms)
+                columns["lead"] = tasks.pack_rows(ctx.lead_signature[:, : self.lead_perms].astype(np.uint32, copy=False))
         columns["shingles"] = pa.array(ctx.shingles, pa.int32())
         ctx.opening = edges.opening_keys(ctx) if mh else np.zeros(n, np.uint64)
         columns["opening"] = pa.array(ctx.opening, pa.uint64())
@@ -289,13 +305,12 @@ class DedupFeatures:
             # The opening sketches are MinHash over the same word 5-grams as the signature's.
             same = mh and mh.ngram == anchors.OPENING_NGRAM and ctx.shingle_hashes is not None
             ctx.anchors = anchors.anchor_bitmaps(table.column("text"), *((ctx.shingle_hashes, ctx.shingle_doc) if same else ()))
-            columns["anchors"] = pa.FixedSizeListArray.from_arrays(pa.array(ctx.anchors.ravel(), pa.uint64()),
-                                                                   self.anchor_words)
+            columns["anchors"] = tasks.pack_rows(ctx.anchors.astype(np.uint64, copy=False))
         keys = [edges.producer(name).keys(ctx, self.config) for name, _ in self.layout]
         keys = np.concatenate(keys, axis=1) if keys else np.zeros((n, 0), np.uint64)
         if keys.shape[1] < self.width:
             keys = np.concatenate([keys, np.zeros((n, self.width - keys.shape[1]), np.uint64)], axis=1)
-        columns["keys"] = pa.FixedSizeListArray.from_arrays(pa.array(keys.ravel(), pa.uint64()), self.width)
+        columns["keys"] = tasks.pack_rows(keys.astype(np.uint64, copy=False))
         return pa.table({f.name: columns[f.name] for f in self.schema()}, schema=self.schema())
 
 
@@ -314,8 +329,10 @@ class Dedup(CorpusStep):
     resumes_within = True
     #: Dictionaries only for the columns that repeat: on the hashes, signatures and keys Parquet's
     #: default dictionary is built and dropped for every column chunk, three quarters of writing
-    #: the map's output (1.2 s of CPU at 100k benchmark pages; 0.36 s without).
-    summary_parquet = {"use_dictionary": ["source", "agency"]}
+    #: the map's output (1.2 s of CPU at 100k benchmark pages; 0.36 s without). No compression:
+    #: signatures, hashes and keys are random bits (Snappy won a sixth of a scratch file, for a
+    #: quarter of its writing and reading time).
+    summary_parquet = {"use_dictionary": ["source", "agency"], "compression": "none"}
 
     def __init__(self, config: DedupConfig, min_words: int = 0) -> None:
         self.config = config

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 from builders.config import DedupConfig
 from builders.schema import ORD
 from builders.stages import dedup_edges as edges
-from builders.text.minhash import _mix64
+from builders.text.minhash import _mix64, agreeing
 
 #: Columns of a group's info.npy (int64 each): what verification and survivor rules need.
 INFO = ("rank", "exact", "shingles", "length", "date", "words", "opening")
@@ -76,6 +76,8 @@ PARTITION_ROWS = 2_000_000
 SCRATCH_PARQUET = {"use_dictionary": False, "compression": "none"}
 #: Pairs a producer judges at once: what one block's gathered signatures and anchors hold (~64 MB).
 VERIFY_BLOCK = 65_536
+#: Pairs whose rows are gathered and compared at once within a block: they stay in cache.
+CACHE_PAIRS = 4_096
 _PARTITION_MIX = np.uint64(0x9E3779B97F4A7C15)
 NO_DATE = np.iinfo(np.int64).max
 
@@ -85,6 +87,15 @@ def distinct(x: np.ndarray) -> np.ndarray:
     on large integer arrays."""
     x = np.sort(x)
     return x[np.r_[True, x[1:] != x[:-1]]] if len(x) else x
+
+
+def distinct_repeated(x: np.ndarray) -> np.ndarray:
+    """`distinct` of integers most of which repeat (candidate pairs: a pair of copies comes from
+    every band they share): the distinct values found by hashing (pandas), then only those sorted;
+    twice as fast there, slower on values that are mostly distinct."""
+    import pandas as pd  # here, not at the top, as in builders.stages.dedup.hash_strings
+
+    return np.sort(pd.unique(x)) if len(x) else x
 
 
 def distinct_inverse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -100,11 +111,32 @@ def distinct_inverse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def split_by(part: np.ndarray):
     """(partition, positions of its rows in their order) of each partition that has rows, in
     partition order."""
+    if len(part) and 0 <= part.min() and part.max() < 2**16:
+        part = part.astype(np.uint16)  # a stable sort of 16-bit values is a radix sort: several times faster
     order = np.argsort(part, kind="stable")
     ordered = part[order]
     bounds = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1], True]) if len(part) else np.zeros(1, np.int64)
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         yield int(ordered[lo]), order[lo:hi]
+
+
+def pack_rows(values: np.ndarray) -> pa.Array:
+    """A 2-D array of numbers as one fixed-size binary value per row (its bytes): how the dedup
+    map hands signatures, leads, anchors and keys on (`unpack_rows` reads them back)."""
+    values = np.ascontiguousarray(values)
+    width = values.shape[1] * values.itemsize
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(values), [None, pa.py_buffer(values)])
+
+
+def unpack_rows(column: pa.Array | pa.ChunkedArray, dtype) -> np.ndarray:
+    """The 2-D array (rows, values) of `dtype` that `pack_rows` packed (a copy)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    width = column.type.byte_width
+    data = np.frombuffer(column.buffers()[1], np.uint8)[column.offset * width : (column.offset + len(column)) * width]
+    if column.null_count:
+        raise ValueError("packed rows cannot be null")
+    return data.view(dtype).reshape(len(column), width // np.dtype(dtype).itemsize).copy()
 
 
 def run_task(task) -> object:
@@ -181,15 +213,22 @@ class Store:
         if not len(idx):
             return out
         # Group by group in file order: each file's rows are read in ascending order, in one slice.
-        order = np.argsort(idx, kind="stable")
-        ordered = idx[order]
+        # A view's documents come sorted: their rows then go straight to their place in `out`.
+        ascending = bool((idx[1:] >= idx[:-1]).all())
+        order = None if ascending else np.argsort(idx, kind="stable")
+        ordered = idx if ascending else idx[order]
         bounds = np.searchsorted(ordered, self.starts)
         for g in np.flatnonzero(bounds[1:] > bounds[:-1]):
             lo, hi = bounds[g], bounds[g + 1]
             rows = ordered[lo:hi] - self.starts[g]
-            data = self._map(int(g), name)
-            out[order[lo:hi]] = data[rows, column] if column is not None else data[rows]
-            _release(data)
+            mapped = self._map(int(g), name)
+            data = mapped.view(np.ndarray)  # indexed as a plain array: np.memmap's indexing costs per call
+            if ascending and column is None:
+                np.take(data, rows, axis=0, out=out[lo:hi])
+            else:
+                out[slice(lo, hi) if ascending else order[lo:hi]] = data[rows, column] if column is not None else data[rows]
+            del data
+            _release(mapped)
         return out
 
     def view(self, docs: np.ndarray) -> "StoreView":
@@ -235,9 +274,77 @@ class StoreView:
         self.store, self.docs = store, np.asarray(docs, dtype=np.int64)
         self.num_perm, self.lead_perms, self.anchor_words = store.num_perm, store.lead_perms, store.anchor_words
         self._data: dict[str, np.ndarray] = {}
+        #: The pairs about to be judged (`pairs`) as sorted codes, and what was computed for all of them.
+        self._codes: np.ndarray | None = None
+        self._memo: dict[str, tuple[np.ndarray, ...]] = {}
 
     def local(self, idx: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.docs, np.asarray(idx, dtype=np.int64))
+
+    def pairs(self, x: np.ndarray, y: np.ndarray) -> None:
+        """The pairs (local numbers) about to be judged: what several producers ask of a pair (the
+        signatures' agreement, the anchors' counts) is computed once for all of them, when first
+        asked, not once per producer."""
+        codes = np.asarray(x, np.int64) * len(self.docs) + np.asarray(y, np.int64)
+        if len(codes) > 1 and not (codes[1:] > codes[:-1]).all():  # a verify task's come sorted
+            codes = distinct(codes)
+        self._codes, self._memo = codes, {}
+
+    def _per_pair(self, name: str, compute, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+        """compute(x, y) (a tuple of per-pair arrays) for these pairs: looked up among the block's
+        pairs, computed for all of those at the first ask."""
+        x, y = np.asarray(x, np.int64), np.asarray(y, np.int64)
+        codes = self._codes
+        if codes is None:
+            return compute(x, y)
+        if name not in self._memo:
+            self._memo[name] = compute(codes // len(self.docs), codes % len(self.docs))
+        values = self._memo[name]
+        want = x * len(self.docs) + y
+        at = np.minimum(np.searchsorted(codes, want), max(len(codes) - 1, 0))
+        found = codes[at] == want if len(codes) else np.zeros(len(want), bool)
+        if found.all():
+            return tuple(v[at] for v in values)
+        rest = compute(x[~found], y[~found])
+        out = tuple(np.empty(len(want), v.dtype) for v in values)
+        for o, v, r in zip(out, values, rest):
+            o[found], o[~found] = v[at[found]], r
+        return out
+
+    def agreement(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Share of permutations on which the signatures of x and y agree (as
+        `(signatures(x) == signatures(y)).mean(axis=1)`, the same float64 values)."""
+        return self._per_pair("agreement", self._agreement, x, y)[0]
+
+    def anchor_counts(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Per pair, with the smaller text (by characters) first: anchors shared, anchors of the
+        smaller the larger lacks, sketch values of the smaller's opening in the larger's region,
+        and of the larger's opening in the smaller's region (`dedup_edges.same_anchors`,
+        `dedup_edges.opens_inside`)."""
+        return self._per_pair("anchors", self._anchor_counts, x, y)
+
+    def _agreement(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray]:
+        sig = self._get("sig", self.num_perm, np.uint32)
+        out = np.empty(len(x))
+        for lo in range(0, len(x), CACHE_PAIRS):
+            hi = lo + CACHE_PAIRS
+            out[lo:hi] = agreeing(sig[x[lo:hi]], sig[y[lo:hi]]) / sig.shape[1]
+        return (out,)
+
+    def _anchor_counts(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+        from builders.text import anchors
+
+        out = tuple(np.empty(len(x), np.int64) for _ in range(4))
+        for lo in range(0, len(x), CACHE_PAIRS):
+            hi = lo + CACHE_PAIRS
+            bx, by = self.anchors(x[lo:hi]), self.anchors(y[lo:hi])
+            x_smaller = (self.info(x[lo:hi], "length") <= self.info(y[lo:hi], "length"))[:, None]
+            small, large = np.where(x_smaller, bx, by), np.where(x_smaller, by, bx)
+            out[0][lo:hi] = anchors.shared(small, large)
+            out[1][lo:hi] = anchors.conflicts(small, large)
+            out[2][lo:hi] = anchors.opens_inside(small, large)
+            out[3][lo:hi] = anchors.opens_inside(large, small)
+        return out
 
     def _get(self, name: str, width: int, dtype) -> np.ndarray:
         if name not in self._data:
@@ -282,39 +389,44 @@ class ScatterTask:
         n = source.metadata.num_rows
         folder = Path(self.group)
         folder.mkdir(parents=True, exist_ok=True)
-        sig = np.lib.format.open_memmap(folder / "sig.npy", "w+", np.uint32, (n, self.num_perm)) if self.num_perm else None
-        info = np.lib.format.open_memmap(folder / "info.npy", "w+", np.int64, (n, len(INFO)))
-        lead = np.lib.format.open_memmap(folder / "lead.npy", "w+", np.uint32, (n, self.lead_perms)) \
-            if self.lead_perms else None
-        bits = np.lib.format.open_memmap(folder / "anchors.npy", "w+", np.uint64, (n, self.anchor_words)) \
-            if self.anchor_words else None
+        # Each array file written batch after batch behind its .npy header (plain appends: a
+        # memory-mapped file cost page faults to fill and an msync to flush).
+        arrays = {"info": (np.int64, len(INFO))}
+        if self.num_perm:
+            arrays["sig"] = (np.uint32, self.num_perm)
+        if self.lead_perms:
+            arrays["lead"] = (np.uint32, self.lead_perms)
+        if self.anchor_words:
+            arrays["anchors"] = (np.uint64, self.anchor_words)
+        files = {}
         writers: dict[int, pq.ParquetWriter] = {}
         meta = None
         row = 0
         try:
+            for name, (dtype, width) in arrays.items():
+                files[name] = open(folder / f"{name}.npy", "wb")
+                np.lib.format.write_array_header_1_0(
+                    files[name], {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+                                  "shape": (n, width)})
             for batch in source.iter_batches(batch_size=self.batch_rows):
                 t = pa.Table.from_batches([batch])
                 k = t.num_rows
                 ords = t.column(ORD).to_numpy()
                 dates = t.column("date").cast(pa.int64()).fill_null(NO_DATE).to_numpy()
-                info[row : row + k] = np.column_stack([
+                files["info"].write(np.column_stack([
                     ords, t.column("exact").to_numpy().view(np.int64), t.column("shingles").to_numpy().astype(np.int64),
                     t.column("length").to_numpy(), dates, t.column("words").to_numpy(),
-                    t.column("opening").to_numpy().view(np.int64)])
-                if sig is not None:
-                    sig[row : row + k] = t.column("signature").combine_chunks().flatten().to_numpy().reshape(k, self.num_perm)
-                if lead is not None:
-                    lead[row : row + k] = t.column("lead").combine_chunks().flatten().to_numpy().reshape(k, self.lead_perms)
-                if bits is not None:
-                    bits[row : row + k] = t.column("anchors").combine_chunks().flatten().to_numpy().reshape(
-                        k, self.anchor_words)
+                    t.column("opening").to_numpy().view(np.int64)]).astype(np.int64, copy=False).tobytes())
+                for name, column in (("sig", "signature"), ("lead", "lead"), ("anchors", "anchors")):
+                    if name in files:
+                        files[name].write(unpack_rows(t.column(column), arrays[name][0]).tobytes())
                 m = t.select(list(META_COLUMNS))
                 if meta is None:
                     meta = pq.ParquetWriter(folder / "meta.parquet", m.schema)
                 meta.write_table(m)
-                keys = t.column("keys").combine_chunks()
-                width = keys.type.list_size
-                key = keys.flatten().to_numpy()
+                keys = unpack_rows(t.column("keys"), np.uint64)
+                width = keys.shape[1]
+                key = keys.ravel()
                 band = np.tile(np.arange(width, dtype=np.int16), k)
                 doc = np.repeat(np.arange(self.base + row, self.base + row + k, dtype=np.int64), width)
                 rank = np.repeat(ords, width)
@@ -333,10 +445,10 @@ class ScatterTask:
                 w.close()
             if meta is not None:
                 meta.close()
-            for array in (sig, lead, bits):
-                if array is not None:
-                    array.flush()
-            info.flush()
+            for f in files.values():
+                f.close()
+        if row != n:
+            raise RuntimeError(f"{self.summary}: read {row} rows, its metadata says {n}")
         return n
 
 
@@ -396,7 +508,7 @@ class VerifyTask:
 
     def run(self) -> int:
         codes = [pq.read_table(f).column("pair").to_numpy() for f in self.files]
-        code = distinct(np.concatenate(codes)) if codes else np.empty(0, np.int64)
+        code = distinct_repeated(np.concatenate(codes)) if codes else np.empty(0, np.int64)
         del codes
         span = np.int64(max(self.store.total, 1))
         a, b = code // span, code % span
@@ -416,16 +528,16 @@ def candidates(band, key, doc, rank, n_index) -> tuple[np.ndarray, np.ndarray]:
     document with the first of its key group by rank, and with the one just before it."""
     if len(key) < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    order = np.lexsort((rank, key, band))
-    band_s, key_s = band[order], key[order]
-    starts = np.r_[True, (band_s[1:] != band_s[:-1]) | (key_s[1:] != key_s[:-1])]
-    del band_s, key_s
-    head = order[np.flatnonzero(starts)[np.cumsum(starts) - 1]]
+    order, starts = group_order(band, key, rank)
+    # In group order: each row's document, its group's first and the one before it.
+    doc_s = doc[order]
+    del order
+    head = doc_s[np.flatnonzero(starts)][np.cumsum(starts) - 1]
     link = ~starts
-    previous = np.r_[-1, order[:-1]]
-    second = link & (previous != head)
-    x = np.r_[doc[order[link]], doc[order[second]]]
-    y = np.r_[doc[head[link]], doc[previous[second]]]
+    second = link.copy()  # the row before is not its group's first
+    second[1:] &= ~starts[:-1]
+    x = np.r_[doc_s[link], doc_s[second]]
+    y = np.r_[head[link], doc_s[np.flatnonzero(second) - 1]]
     a, b = np.minimum(x, y), np.maximum(x, y)
     keep = (a != b) & (b >= n_index)
     if not keep.any():
@@ -434,10 +546,50 @@ def candidates(band, key, doc, rank, n_index) -> tuple[np.ndarray, np.ndarray]:
     # Distinct pairs as one int64 each (a sort of one column is several times faster than unique rows).
     span = np.int64(b.max()) + 1
     if int(a.max()) * int(span) + int(span) < 2**63:
-        code = distinct(a * span + b)
+        code = distinct_repeated(a * span + b)
         return code // span, code % span
     pairs = np.unique(np.stack([a, b], axis=1), axis=0)
     return pairs[:, 0].copy(), pairs[:, 1].copy()
+
+
+_GROUP_MIX = np.uint64(0xD6E8FEB86659FD93)
+
+
+def group_order(band: np.ndarray, key: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An order of the rows that puts each (band, key) group together, its rows by rank then
+    position, as `np.lexsort((rank, key, band))` does (the groups in another order); and where
+    each group starts in it (bool).
+
+    When the rows come by rank (a build's own keys, shard after shard), they are sorted by 32 bits
+    of a hash of (band, key) in two stable passes of 16 bits (numpy sorts 16-bit values by radix),
+    which keeps each group's rows in their order: faster than the three-key lexsort, or than one
+    sort of 64-bit values. Groups whose hashes agree in those bits are interleaved then (tens in a
+    million rows); those runs are put in order by the lexsort of their rows alone."""
+    if not (rank[1:] >= rank[:-1]).all():
+        order = np.lexsort((rank, key, band))
+        band_s, key_s = band[order], key[order]
+        return order, np.r_[True, (band_s[1:] != band_s[:-1]) | (key_s[1:] != key_s[:-1])]
+    with np.errstate(over="ignore"):
+        top = _mix64(key ^ (band.astype(np.uint64) * _GROUP_MIX)) >> np.uint64(32)
+    order = np.argsort(top.astype(np.uint16), kind="stable")
+    order = order[np.argsort((top >> np.uint64(16)).astype(np.uint16)[order], kind="stable")]
+    packed = top[order]
+    del top
+    same_hash = packed[1:] == packed[:-1]
+    del packed
+    band_s, key_s = band[order], key[order]
+    differ = (band_s[1:] != band_s[:-1]) | (key_s[1:] != key_s[:-1])
+    mixed = same_hash & differ
+    if mixed.any():
+        run = np.cumsum(np.r_[True, ~same_hash]) - 1
+        bad = np.zeros(run[-1] + 1, bool)
+        bad[run[1:][mixed]] = True
+        at = np.flatnonzero(bad[run])
+        rows = order[at]
+        order[at] = rows[np.lexsort((rows, key[rows], band[rows], run[at]))]
+        band_s[at], key_s[at] = band[order[at]], key[order[at]]
+        differ = (band_s[1:] != band_s[:-1]) | (key_s[1:] != key_s[:-1])
+    return order, np.r_[True, differ]
 
 
 def verify_pairs(store: "Store", a: np.ndarray, b: np.ndarray, config: DedupConfig,
@@ -454,6 +606,7 @@ def verify_pairs(store: "Store", a: np.ndarray, b: np.ndarray, config: DedupConf
         hi = min(lo + VERIFY_BLOCK, len(a))
         view = store.view(distinct(np.r_[a[lo:hi], b[lo:hi]]))
         la, lb = view.local(a[lo:hi]), view.local(b[lo:hi])
+        view.pairs(la, lb)
         for p, name in enumerate(producers):
             todo = np.flatnonzero(how[lo:hi] < 0)
             if not len(todo):

@@ -172,6 +172,16 @@ def _segment_minima(hashes: np.ndarray, segments: np.ndarray, a: np.ndarray, b: 
     return out
 
 
+def agreeing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per row, how many columns of a and b are equal (int64): `(a == b).sum(axis=1)`, counted
+    eight comparisons at a time (the booleans, one byte each, read as uint64 words: each word's set
+    bits are its true bytes) when rows are whole words, about three times faster."""
+    equal = np.equal(a, b)
+    if equal.ndim == 2 and equal.shape[1] % 8 == 0 and equal.flags.c_contiguous:
+        return np.bitwise_count(equal.view(np.uint64)).sum(axis=1, dtype=np.int64)
+    return np.count_nonzero(equal, axis=1).astype(np.int64, copy=False)
+
+
 def band_hashes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """One uint64 hash per (document, band) of `rows` consecutive signature values."""
     if bands * rows > sig.shape[1]:
