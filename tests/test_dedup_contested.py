@@ -25,6 +25,9 @@ class View:
     def local(self, idx):
         return np.searchsorted(self.docs, np.asarray(idx, np.int64))
 
+    def pairs(self, a, b):
+        pass  # the real view memoises what several rules ask of these pairs; the table producer asks nothing
+
 
 class FakeStore:
     """Shingle counts and signatures by document number; what cluster() and contested() read."""
