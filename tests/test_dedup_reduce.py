@@ -38,6 +38,21 @@ def paragraphs(seed, n):
     return article(seed, paragraphs=n).split("\n\n")
 
 
+
+def candidate_rule(band, key, doc, rank, n_index):
+    """The candidate rule, written out: within each (band, key) group sorted by rank, every document
+    pairs with the group's first and with the one before it; pairs are distinct, a < b, not both
+    indexed (both under n_index)."""
+    want = set()
+    for g in set(zip(band.tolist(), key.tolist())):
+        members = sorted(np.flatnonzero((band == g[0]) & (key == g[1])).tolist(), key=lambda i: (rank[i], i))
+        for j in range(1, len(members)):
+            for other in {members[0], members[j - 1]}:
+                x, y = sorted((int(doc[members[j]]), int(doc[other])))
+                if x != y and y >= n_index:
+                    want.add((x, y))
+    return want
+
 def test_a_chain_of_borderline_pairs_does_not_merge_two_stories():
     """A, B, C slide one paragraph at a time from story X into story Y: A~B and B~C pass (Jaccard
     about 0.82), A~C does not (about 0.67). Union-find would make one cluster of all three."""
@@ -295,16 +310,7 @@ def test_candidates_link_each_document_to_its_key_group_head_and_neighbour():
     doc = rng.integers(0, 400, n).astype(np.int64)
     rank = doc * 7  # input order follows the dense number here
     a, b = candidates(band, key, doc, rank, n_index=50)
-    # The rule, written out: within each (band, key) group sorted by rank, every document pairs with
-    # the group's first and with the one before it; pairs are distinct, a < b, not both indexed.
-    want = set()
-    for g in set(zip(band.tolist(), key.tolist())):
-        members = sorted(np.flatnonzero((band == g[0]) & (key == g[1])).tolist(), key=lambda i: (rank[i], i))
-        for j in range(1, len(members)):
-            for other in {members[0], members[j - 1]}:
-                x, y = sorted((int(doc[members[j]]), int(doc[other])))
-                if x != y and y >= 50:
-                    want.add((x, y))
+    want = candidate_rule(band, key, doc, rank, n_index=50)
     assert set(zip(a.tolist(), b.tolist())) == want
     assert list(zip(a.tolist(), b.tolist())) == sorted(want)
 
@@ -392,14 +398,5 @@ def test_candidates_of_rows_in_rank_order_follow_the_same_rule(monkeypatch, coll
     bs, ks = band[order], key[order]
     assert groups(got_order, starts) == groups(order, np.r_[True, (bs[1:] != bs[:-1]) | (ks[1:] != ks[:-1])])
     a, b = dedup_reduce.candidates(band, key, doc, rank, n_index=50)
-    # The rule, written out (as above).
-    rule = set()
-    for g in set(zip(band.tolist(), key.tolist())):
-        members = sorted(np.flatnonzero((band == g[0]) & (key == g[1])).tolist(), key=lambda i: (rank[i], i))
-        for j in range(1, len(members)):
-            for other in {members[0], members[j - 1]}:
-                x, y = sorted((int(doc[members[j]]), int(doc[other])))
-                if x != y and y >= 50:
-                    rule.add((x, y))
-    assert list(zip(a.tolist(), b.tolist())) == sorted(rule)
+    assert list(zip(a.tolist(), b.tolist())) == sorted(candidate_rule(band, key, doc, rank, n_index=50))
     assert np.array_equal(a, want[0]) and np.array_equal(b, want[1])

@@ -63,6 +63,17 @@ _EDGES = r"^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$"
 _POSSESSIVE = r"['’]s$"
 
 
+def _anchor_tokens(number, upper, before, first, short_line):
+    """Which tokens are anchors, from per-token flags: numbers, and capitalised words after a
+    lower-case word, digit or comma, not first in a sentence or line, outside runs of RUN_MAX or
+    more capitalised words (a menu of section names or a headline in title case, "Home Business
+    Markets Americas", which chrome the cleaning missed may leave), on lines of LINE_WORDS words."""
+    starts = np.r_[True, (upper[1:] != upper[:-1]) | first[1:]]
+    run = np.cumsum(starts) - 1
+    long_run = upper & (np.bincount(run)[run] >= RUN_MAX)
+    return (number | (upper & before & ~first & ~long_run)) & ~short_line
+
+
 def anchor_bitmaps(text: pa.Array | pa.ChunkedArray, shingles: np.ndarray | None = None,
                    doc: np.ndarray | None = None) -> np.ndarray:
     """(len(text), WORDS) uint64 records: each document's anchors hashed into BITS bits (nulls:
@@ -126,13 +137,7 @@ def _bitmaps_kernels(text: pa.Array) -> np.ndarray:
     upper = per_token(_STARTS_UPPER)
     before = np.zeros(len(flat), bool)
     before[1:] = per_token(_BEFORE_NAME)[:-1]
-    # Runs of RUN_MAX or more capitalised words are a menu of section names or a headline in title
-    # case ("Home Business Markets Americas"), which chrome the cleaning missed may leave: not names.
-    starts = np.r_[True, (upper[1:] != upper[:-1]) | first[1:]]
-    run = np.cumsum(starts) - 1
-    long_run = upper & (np.bincount(run)[run] >= RUN_MAX)
-    anchor = (number | (upper & before & ~first & ~long_run)) & ~short_line
-    picked = np.flatnonzero(anchor)
+    picked = np.flatnonzero(_anchor_tokens(number, upper, before, first, short_line))
     if not len(picked):
         return out
     # The anchor word of each distinct token picked (a fifth of the distinct tokens): possessive
@@ -257,12 +262,7 @@ def _bitmaps_bytes(text: pa.Array) -> np.ndarray | None:
     upper = (head < ends) & ((flags[np.minimum(head, len(data) - 1)] & _UPPER) != 0)
     before = np.zeros(len(starts), bool)
     before[1:] = (flags[ends[:-1] - 1] & _BEFORE) != 0
-    # As `_bitmaps_kernels`: runs of RUN_MAX capitalised words are no names.
-    run_starts = np.r_[True, (upper[1:] != upper[:-1]) | first[1:]]
-    run = np.cumsum(run_starts) - 1
-    long_run = upper & (np.bincount(run)[run] >= RUN_MAX)
-    anchor = (number | (upper & before & ~first & ~long_run)) & ~short_line
-    picked = np.flatnonzero(anchor)
+    picked = np.flatnonzero(_anchor_tokens(number, upper, before, first, short_line))
     if not len(picked):
         return out
     # The anchor word: a possessive "'s" off, then what is no letter or digit at either end,
