@@ -142,14 +142,11 @@ def candidate_params(mh) -> tuple[int, int]:
     return minhash.lsh_params(mh.threshold * CANDIDATE_FACTOR, mh.num_perm)
 
 
-def shared_shingles(jaccard: np.ndarray, size_a: np.ndarray, size_b: np.ndarray) -> np.ndarray:
-    """|A∩B| = J(|A|+|B|)/(1+J), from the Jaccard similarity (or its estimate) and shingle counts."""
-    return jaccard * (size_a.astype(np.float64) + size_b.astype(np.float64)) / (1 + jaccard)
-
-
 def containment_of(jaccard: np.ndarray, size_a: np.ndarray, size_b: np.ndarray) -> np.ndarray:
-    """Share of the smaller document's shingles that the larger holds."""
-    return shared_shingles(jaccard, size_a, size_b) / np.maximum(np.minimum(size_a, size_b), 1).astype(np.float64)
+    """Share of the smaller document's shingles that the larger holds, from their Jaccard
+    similarity (or its estimate) and shingle counts: |A∩B| = J(|A|+|B|)/(1+J)."""
+    size_a, size_b = size_a.astype(np.float64), size_b.astype(np.float64)
+    return jaccard * (size_a + size_b) / (1 + jaccard) / np.maximum(np.minimum(size_a, size_b), 1)
 
 
 def verify_signatures(sig_a: np.ndarray, sig_b: np.ndarray, size_a: np.ndarray, size_b: np.ndarray,
