@@ -782,11 +782,10 @@ AMBIGUOUS_JACCARD = 0.15
 
 
 def _agreement(store: "Store", x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Share of permutations on which the signatures of x and y agree (their Jaccard estimate)."""
+    """`edges.agreement` of many pairs, VERIFY_BLOCK at a time (memory bounded by the block)."""
     agree = np.empty(len(x))
     for lo in range(0, len(x), VERIFY_BLOCK):
-        agree[lo : lo + VERIFY_BLOCK] = (store.signatures(x[lo : lo + VERIFY_BLOCK])
-                                         == store.signatures(y[lo : lo + VERIFY_BLOCK])).mean(axis=1)
+        agree[lo : lo + VERIFY_BLOCK] = edges.agreement(store, x[lo : lo + VERIFY_BLOCK], y[lo : lo + VERIFY_BLOCK])
     return agree
 
 
